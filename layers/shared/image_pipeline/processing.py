@@ -1,0 +1,126 @@
+"""Answering an upload: read it, do one job, write the outputs, publish exactly one event.
+
+The three image functions differ only in their :class:`Job`. Whatever happens, the tracker
+hears about it: the job's response event, ``ImageRejected`` (the image itself is bad: never
+retried) or ``ImageProcessingFailed`` (the upload vanished). Anything else raises, so Lambda
+retries it and, in the end, parks it in a DLQ.
+"""
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline.imaging import (
+    PREVIEWS,
+    THUMBNAIL,
+    WEB_RENDITIONS,
+    ImageLimits,
+    ImageRejected,
+    Rendition,
+    analyze,
+    render,
+)
+from image_pipeline.keys import output_key
+from image_pipeline.ports import EventPublisher, ObjectMissing, ObjectStore
+from image_pipeline.uploads import UploadedObject
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    renditions: Sequence[Rendition] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    response: EventType
+    run: Callable[[bytes, ImageLimits], JobResult]
+
+
+THUMBNAIL_JOB = Job(
+    "thumbnail",
+    EventType.THUMBNAIL_CREATED,
+    lambda data, limits: JobResult(renditions=render(data, [THUMBNAIL], limits)),
+)
+RENDITIONS_JOB = Job(
+    "renditions",
+    EventType.RENDITIONS_CREATED,
+    lambda data, limits: JobResult(renditions=render(data, [*WEB_RENDITIONS, *PREVIEWS], limits)),
+)
+ANALYSIS_JOB = Job(
+    "analysis",
+    EventType.IMAGE_ANALYZED,
+    lambda data, limits: JobResult(data={"analysis": analyze(data, limits)}),
+)
+
+
+@dataclass(frozen=True)
+class UploadResponder:
+    store: ObjectStore
+    publisher: EventPublisher
+    outputs_bucket: str
+    limits: ImageLimits
+    producer: str
+
+    def respond(self, upload: UploadedObject, job: Job) -> PipelineEvent:
+        event = self._outcome(upload, job)
+        self.publisher.publish([event])
+        log.info("%s for %s", event.type, upload.image_id, extra={"event_type": event.type})
+        return event
+
+    def _event(self, upload: UploadedObject, event_type: EventType, data: dict[str, Any]) -> PipelineEvent:
+        return PipelineEvent.new(
+            event_type,
+            image_id=upload.image_id,
+            producer=self.producer,
+            causation_id=upload.upload_id,
+            data=data,
+        )
+
+    def _outcome(self, upload: UploadedObject, job: Job) -> PipelineEvent:
+        try:
+            source = self.store.get(upload.bucket, upload.key)
+        except ObjectMissing as exc:
+            return self._event(
+                upload,
+                EventType.IMAGE_PROCESSING_FAILED,
+                {"reason": "source_missing", "message": str(exc), "job": job.name},
+            )
+        try:
+            result = job.run(source.data, self.limits)
+        except ImageRejected as exc:
+            log.warning("rejected %s: %s", upload.image_id, exc, extra={"reason": exc.reason})
+            return self._event(
+                upload,
+                EventType.IMAGE_REJECTED,
+                {"reason": exc.reason, "message": str(exc), "job": job.name},
+            )
+        outputs = [self._store(upload, rendition) for rendition in result.renditions]
+        data = dict(result.data)
+        if outputs:
+            data["outputs"] = outputs
+        return self._event(upload, job.response, data)
+
+    def _store(self, upload: UploadedObject, rendition: Rendition) -> dict[str, Any]:
+        key = output_key(upload.image_id, rendition.name, rendition.extension)
+        self.store.put(
+            self.outputs_bucket,
+            key,
+            rendition.data,
+            content_type=rendition.media_type,
+            metadata={"image-id": upload.image_id},
+        )
+        return {
+            "name": rendition.name,
+            "key": key,
+            "format": rendition.format,
+            "mediaType": rendition.media_type,
+            "width": rendition.width,
+            "height": rendition.height,
+            "bytes": len(rendition.data),
+        }

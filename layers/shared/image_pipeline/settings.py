@@ -1,0 +1,66 @@
+"""Typed settings for every function, read once at cold start from the environment.
+
+Each field ``some_name`` is read from the variable ``SOME_NAME``; template.yaml sets exactly
+those variables on the function (a unit test holds both sides equal).
+"""
+
+import os
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class SettingsError(RuntimeError):
+    """A function was deployed without the configuration its code needs."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def variable_names(cls) -> frozenset[str]:
+        return frozenset(name.upper() for name in cls.model_fields)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            raise SettingsError(f"{cls.__name__} cannot start: {problems}") from exc
+
+
+class ProcessorSettings(Settings):
+    """The image functions that answer an upload (thumbnail, renditions, analysis)."""
+
+    images_bucket: str
+    app_bus_name: str
+    event_source: str
+    idempotency_table: str
+    max_image_pixels: int = Field(gt=0)
+    max_image_side: int = Field(gt=0)
+    max_animation_frames: int = Field(gt=0)
+
+
+class TrackerSettings(Settings):
+    images_table: str
+    stall_timeout_seconds: int = Field(gt=0)
+
+
+class SweeperSettings(Settings):
+    images_table: str
+    app_bus_name: str
+    event_source: str
+    stall_timeout_seconds: int = Field(gt=0)
+
+
+class ApiSettings(Settings):
+    images_bucket: str
+    images_table: str
+    max_upload_bytes: int = Field(gt=0)
+    upload_url_ttl_seconds: int = Field(gt=0, le=900)
+    download_url_ttl_seconds: int = Field(gt=0, le=604_800)
+    stall_timeout_seconds: int = Field(gt=0)

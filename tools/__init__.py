@@ -1,0 +1,1 @@
+"""Developer tooling: the local engine, the demo run, invoking deployed functions."""

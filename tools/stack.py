@@ -1,0 +1,71 @@
+"""A deployed stack of this template, as a client sees it: outputs, API URL and key, resources.
+
+python tools/stack.py env     # export lines for the local deployment (make local-env)
+"""
+
+import argparse
+import os
+import shlex
+from dataclasses import dataclass
+from functools import cached_property
+
+import boto3
+
+from tools.engine import LocalEngine
+
+LOCAL_STACK_NAME = "image-pipeline-local"
+
+
+@dataclass
+class Stack:
+    name: str
+    endpoint_url: str | None = None  # the local engine's URL; None on AWS
+
+    @cached_property
+    def outputs(self) -> dict[str, str]:
+        cloudformation = boto3.client("cloudformation")
+        stacks = cloudformation.describe_stacks(StackName=self.name)["Stacks"]
+        return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+    @property
+    def api_url(self) -> str:
+        if self.endpoint_url:
+            # ministack serves REST APIs under /_aws/execute-api/{apiId}/{stage}
+            return f"{self.endpoint_url}/_aws/execute-api/{self.outputs['ApiId']}/{self.outputs['ApiStage']}"
+        return self.outputs["ApiUrl"]
+
+    @cached_property
+    def api_key(self) -> str:
+        key = boto3.client("apigateway").get_api_key(apiKey=self.outputs["ApiKeyId"], includeValue=True)
+        return key["value"]
+
+    def physical_id(self, logical_id: str) -> str:
+        resource = boto3.client("cloudformation").describe_stack_resource(
+            StackName=self.name, LogicalResourceId=logical_id
+        )
+        return resource["StackResourceDetail"]["PhysicalResourceId"]
+
+    def client_env(self) -> dict[str, str]:
+        return {"STACK_NAME": self.name, "API_URL": self.api_url, "API_KEY": self.api_key}
+
+
+def local_stack(engine: LocalEngine | None = None) -> Stack:
+    engine = engine or LocalEngine()
+    os.environ.update(engine.client_env())
+    return Stack(os.environ.get("STACK_NAME", LOCAL_STACK_NAME), endpoint_url=engine.url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["env"])
+    parser.parse_args()
+    engine = LocalEngine()
+    stack = local_stack(engine)
+    for name, value in {**engine.client_env(), **stack.client_env()}.items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+if __name__ == "__main__":
+    main()
