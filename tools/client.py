@@ -1,0 +1,100 @@
+"""A small client of the image pipeline's REST API (what `make run` and the tests drive)."""
+
+import json
+import mimetypes
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+FINAL_STATUSES = frozenset({"COMPLETE", "REJECTED", "FAILED", "STALLED"})
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, body: Any, url: str) -> None:
+        self.status = status
+        self.body = body
+        message = body.get("message") if isinstance(body, dict) else body
+        super().__init__(f"HTTP {status} from {url}: {message}")
+
+
+def content_type_for(filename: str) -> str:
+    """The content type a browser would declare for this file name."""
+    guessed, _ = mimetypes.guess_type(filename)
+    return guessed or "application/octet-stream"
+
+
+def _multipart(fields: dict[str, str], filename: str, content_type: str, data: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    safe_name = urllib.parse.quote(filename)
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{safe_name}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+@dataclass
+class PipelineClient:
+    api_url: str
+    api_key: str
+    timeout: float = 30
+
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        url = f"{self.api_url.rstrip('/')}/{path.lstrip('/')}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("x-api-key", self.api_key)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = raw.decode(errors="replace")
+            raise ApiError(error.code, payload, url) from None
+
+    def create_image(self, filename: str, content_type: str) -> dict[str, Any]:
+        _, body = self._request("POST", "images", {"filename": filename, "contentType": content_type})
+        return dict(body)
+
+    def upload(self, created: dict[str, Any], data: bytes, filename: str, content_type: str) -> None:
+        """Send the file with the presigned POST, as a browser form would."""
+        upload = created["upload"]
+        body, form_type = _multipart(upload["fields"], filename, content_type, data)
+        request = urllib.request.Request(upload["url"], data=body, method="POST")
+        request.add_header("Content-Type", form_type)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            raise ApiError(error.code, error.read().decode(errors="replace"), upload["url"]) from None
+
+    def get_image(self, image_id: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"images/{image_id}")[1])
+
+    def get_trace(self, image_id: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"images/{image_id}/trace")[1])
+
+    def wait_until_final(self, image_id: str, timeout: float = 120, interval: float = 0.25) -> dict[str, Any]:
+        """Poll the image until it reaches a final status (or the timeout: its last state)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            image = self.get_image(image_id)
+            if image["status"] in FINAL_STATUSES or time.monotonic() >= deadline:
+                return image
+            time.sleep(interval)

@@ -1,0 +1,189 @@
+"""The HTML report of a `make run`: one card per image with its outputs, analysis and timeline."""
+
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+STATUS_COLOURS = {
+    "COMPLETE": "#1a7f37",
+    "REJECTED": "#9a6700",
+    "FAILED": "#cf222e",
+    "STALLED": "#cf222e",
+    "PROCESSING": "#0969da",
+    "PENDING": "#57606a",
+}
+EVENT_COLOURS = {
+    "UploadRequested": "#8c959f",
+    "ImageUploaded": "#0969da",
+    "ThumbnailCreated": "#1a7f37",
+    "RenditionsCreated": "#2da44e",
+    "ImageAnalyzed": "#8250df",
+    "ImageRejected": "#9a6700",
+    "ImageProcessingFailed": "#cf222e",
+    "ImageProcessingStalled": "#cf222e",
+}
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f8fa;color:#1f2328}
+header{background:#24292f;color:#fff;padding:18px 28px}
+header h1{margin:0;font-size:20px} header p{margin:4px 0 0;color:#d0d7de}
+main{padding:20px 28px;display:grid;gap:18px}
+.summary{display:flex;gap:10px;flex-wrap:wrap}
+.pill{border-radius:999px;padding:2px 10px;color:#fff;font-weight:600;font-size:12px}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:16px;display:grid;
+  grid-template-columns:260px 1fr;gap:18px}
+.thumb{width:256px;height:256px;display:flex;align-items:center;justify-content:center;
+  background:repeating-conic-gradient(#eee 0 25%,#fff 0 50%) 0 0/16px 16px;border-radius:6px}
+.thumb img{max-width:256px;max-height:256px}
+.thumb .none{color:#57606a;font-size:12px;padding:12px;text-align:center}
+h2{margin:0 0 4px;font-size:16px;word-break:break-all} .muted{color:#57606a;font-size:12px}
+.reason{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:6px 10px;margin:8px 0}
+.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:14px;margin-top:10px}
+table{border-collapse:collapse;width:100%;font-size:12px} td,th{padding:3px 6px;border-bottom:1px solid #eaeef2;
+  text-align:left;vertical-align:top} th{color:#57606a;font-weight:600}
+.previews{display:flex;gap:10px;flex-wrap:wrap;margin-top:8px}
+.previews figure{margin:0} .previews img{height:120px;border-radius:4px;border:1px solid #d0d7de}
+.previews figcaption{font-size:11px;color:#57606a}
+.swatch{display:inline-block;width:18px;height:18px;border-radius:3px;border:1px solid #0002;margin-right:3px;
+  vertical-align:middle}
+.wf{margin-top:10px} .wf .row{display:grid;grid-template-columns:170px 1fr 70px;align-items:center;gap:8px;
+  font-size:12px;height:20px} .wf .track{position:relative;height:12px;background:#f6f8fa;border-radius:3px}
+.wf .bar{position:absolute;top:0;height:12px;border-radius:3px;min-width:3px}
+.wf .missing{color:#cf222e;font-weight:600}
+"""
+
+
+def _pill(status: str) -> str:
+    colour = STATUS_COLOURS.get(status, "#57606a")
+    return f'<span class="pill" style="background:{colour}">{escape(status)}</span>'
+
+
+def _kv_table(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def _timings(result: dict[str, Any]) -> str:
+    labels = {
+        "createMs": "POST /images",
+        "uploadMs": "upload",
+        "processingMs": "upload → final status (polled)",
+        "pipelineMs": "upload → last response (trace)",
+        "totalMs": "total",
+    }
+    timings = result.get("timings", {})
+    return _kv_table([(label, f"{timings[key]} ms") for key, label in labels.items() if key in timings])
+
+
+def _outputs(result: dict[str, Any]) -> str:
+    outputs = result.get("outputs") or {}
+    if not outputs:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{escape(o['format'])}</td><td>{o['width']}×{o['height']}</td>"
+        f"<td>{o['bytes'] / 1024:.1f} KB</td></tr>"
+        for name, o in sorted(outputs.items())
+    )
+    return f"<h3>Outputs</h3><table><tr><th>name</th><th>format</th><th>size</th><th>bytes</th></tr>{rows}</table>"
+
+
+def _previews(result: dict[str, Any]) -> str:
+    assets = result.get("assets") or {}
+    shown = [name for name in sorted(assets) if name != "thumbnail"]
+    if not shown:
+        return ""
+    figures = "".join(
+        f'<figure><img src="{escape(assets[name])}" alt="{escape(name)}" loading="lazy">'
+        f"<figcaption>{escape(name)}</figcaption></figure>"
+        for name in shown
+    )
+    return f'<div class="previews">{figures}</div>'
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return escape(", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "")))
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list):
+        return escape(", ".join(map(str, value)))
+    return escape(str(value))
+
+
+def _analysis(result: dict[str, Any]) -> str:
+    analysis = result.get("analysis")
+    if not analysis:
+        return ""
+    rows = []
+    for key, value in analysis.items():
+        if key == "dominantColours" and isinstance(value, list):
+            swatches = "".join(
+                f'<span class="swatch" title="{escape(str(c.get("hex")))} {c.get("share", 0):.0%}" '
+                f'style="background:{escape(str(c.get("hex")))}"></span>'
+                for c in value
+                if isinstance(c, dict)
+            )
+            rows.append((key, swatches))
+        else:
+            rows.append((key, _format_value(value)))
+    return "<h3>Analysis</h3>" + _kv_table(rows)
+
+
+def _waterfall(result: dict[str, Any]) -> str:
+    events = result.get("trace") or []
+    if not events:
+        return ""
+    span = max(max(e["offsetMs"] for e in events), 1)
+    rows = []
+    for event in events:
+        left = 100 * event["offsetMs"] / span
+        colour = EVENT_COLOURS.get(event["type"], "#57606a")
+        latency = event.get("latencyMs")
+        label = f"+{latency} ms" if latency is not None else f"{event['offsetMs']} ms"
+        rows.append(
+            f'<div class="row"><span title="{escape(event["source"])}">{escape(event["type"])}</span>'
+            f'<div class="track"><div class="bar" style="left:{left:.1f}%;width:3px;background:{colour}"></div>'
+            f'<div class="bar" style="left:0;width:{left:.1f}%;background:{colour}33"></div></div>'
+            f"<span>{label}</span></div>"
+        )
+    for missing in result.get("missing") or []:
+        rows.append(
+            f'<div class="row"><span class="missing">{escape(missing)}</span>'
+            f'<div class="track"></div><span class="missing">missing</span></div>'
+        )
+    return '<h3>Timeline</h3><div class="wf">' + "".join(rows) + "</div>"
+
+
+def _card(result: dict[str, Any]) -> str:
+    assets = result.get("assets") or {}
+    thumb = (
+        f'<img src="{escape(assets["thumbnail"])}" alt="thumbnail of {escape(result["file"])}">'
+        if "thumbnail" in assets
+        else '<div class="none">no thumbnail</div>'
+    )
+    reason = f'<div class="reason">{escape(result["reason"])}</div>' if result.get("reason") else ""
+    return (
+        f'<section class="card"><div class="thumb">{thumb}</div><div>'
+        f"<h2>{escape(result['file'])} {_pill(result['status'])}</h2>"
+        f'<div class="muted">image id {escape(result.get("imageId") or "-")}</div>{reason}'
+        f"{_previews(result)}"
+        f'<div class="cols"><div><h3>Timings</h3>{_timings(result)}{_outputs(result)}</div>'
+        f"<div>{_analysis(result)}</div><div>{_waterfall(result)}</div></div>"
+        f"</div></section>"
+    )
+
+
+def render_report(results: list[dict[str, Any]], api_url: str) -> str:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    summary = "".join(f"{_pill(status)} {count}&nbsp;&nbsp;" for status, count in sorted(counts.items()))
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cards = "".join(_card(r) for r in results)
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>Image pipeline run</title><style>{CSS}</style></head><body>"
+        f"<header><h1>Image pipeline run</h1><p>{len(results)} image(s) through {escape(api_url)} · "
+        f"{generated}</p></header><main><div class=summary>{summary}</div>{cards}</main></body></html>\n"
+    )

@@ -1,0 +1,206 @@
+"""`make run`: send images through the deployed local stack the way a client would.
+
+POST /images -> presigned upload -> poll GET /images/{id} until final -> GET .../trace, then a
+result table, out/results.json (one object per image) and out/report.html.
+
+    python -m tools.run --images events/images [--expect complete]
+"""
+
+import argparse
+import json
+import shutil
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.client import ApiError, PipelineClient, content_type_for
+from tools.report import render_report
+from tools.stack import local_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "out"
+SHOWN_OUTPUT_MAX_SIDE = 1024  # outputs up to this size are copied next to the report
+SETTLED = frozenset({"COMPLETE", "REJECTED"})
+
+
+@dataclass
+class Result:
+    file: str
+    image_id: str | None = None
+    status: str = "PENDING"
+    reason: str | None = None
+    timings: dict[str, int] = field(default_factory=dict)
+    image: dict[str, Any] = field(default_factory=dict)
+    trace: dict[str, Any] = field(default_factory=dict)
+    assets: dict[str, str] = field(default_factory=dict)  # output name -> path relative to out/
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "imageId": self.image_id,
+            "file": self.file,
+            "status": self.status,
+            "reason": self.reason,
+            "timings": self.timings,
+            "outputs": {
+                name: {k: v for k, v in output.items() if k != "url"}
+                for name, output in self.image.get("outputs", {}).items()
+            },
+            "analysis": self.image.get("analysis"),
+            "trace": self.trace.get("events", []),
+            "missing": self.trace.get("missing", []),
+            "assets": self.assets,
+        }
+
+
+def _ms(since: float) -> int:
+    return round((time.monotonic() - since) * 1000)
+
+
+def _download_outputs(result: Result, assets_dir: Path) -> None:
+    for name, output in result.image.get("outputs", {}).items():
+        if max(output["width"], output["height"]) > SHOWN_OUTPUT_MAX_SIDE:
+            continue
+        target = assets_dir / f"{result.image_id}-{name}.{output['key'].rsplit('.', 1)[-1]}"
+        with urllib.request.urlopen(output["url"], timeout=30) as response:
+            target.write_bytes(response.read())
+        result.assets[name] = str(target.relative_to(OUT))
+
+
+def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float) -> Result:
+    result = Result(file=path.name)
+    started = time.monotonic()
+    try:
+        content_type = content_type_for(path.name)
+        created = client.create_image(path.name, content_type)
+        result.image_id = created["imageId"]
+        result.timings["createMs"] = _ms(started)
+        uploading = time.monotonic()
+        client.upload(created, path.read_bytes(), path.name, content_type)
+        result.timings["uploadMs"] = _ms(uploading)
+        waiting = time.monotonic()
+        result.image = client.wait_until_final(created["imageId"], timeout=timeout)
+        result.timings["processingMs"] = _ms(waiting)
+        result.status, result.reason = result.image["status"], result.image.get("reason")
+        result.trace = client.get_trace(created["imageId"])
+        latencies = [e["latencyMs"] for e in result.trace["events"] if e["latencyMs"] is not None]
+        if latencies:
+            result.timings["pipelineMs"] = max(latencies)  # upload -> last response, from the trace
+        _download_outputs(result, assets_dir)
+    except ApiError as error:
+        # The API refused it up front (e.g. a content type the pipeline does not take).
+        result.status = "REJECTED" if error.status in {400, 413} else "FAILED"
+        body = error.body if isinstance(error.body, dict) else {"message": str(error.body)[:300]}
+        reasons = "; ".join(e["reason"] for e in body.get("errors", [])) or body.get("message")
+        result.reason = f"API {error.status}: {reasons}"
+    result.timings["totalMs"] = _ms(started)
+    return result
+
+
+class Progress:
+    """One line, redrawn: how many images reached a final state."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self._lock = total, 0, threading.Lock()
+        self._tty = sys.stderr.isatty()
+        self._draw()
+
+    def _draw(self, last: str = "") -> None:
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {last}"
+        if self._tty:
+            sys.stderr.write(f"\r\033[K{line[:100]}")
+        elif last:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def advance(self, result: Result) -> None:
+        with self._lock:
+            self.done += 1
+            self._draw(f"{result.file}: {result.status}")
+            if self._tty and self.done == self.total:
+                sys.stderr.write("\n")
+
+
+def print_table(results: list[Result]) -> None:
+    rows = [("file", "status", "image id", "upload→done", "total", "outputs", "reason")]
+    for r in results:
+        pipeline = r.timings.get("pipelineMs")
+        rows.append(
+            (
+                r.file,
+                r.status,
+                r.image_id or "-",
+                f"{pipeline} ms" if pipeline is not None else "-",
+                f"{r.timings.get('totalMs', 0)} ms",
+                str(len(r.image.get("outputs", {}))),
+                (r.reason or "")[:60],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=Path, default=ROOT / "events" / "images")
+    parser.add_argument(
+        "--expect",
+        choices=["final", "complete"],
+        default="final",
+        help="exit 0 when every image ends in a final state (default), or only when all are COMPLETE",
+    )
+    parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for each image")
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+
+    files = sorted(p for p in args.images.iterdir() if p.is_file() and not p.name.startswith(".")) if (
+        args.images.is_dir()
+    ) else []
+    files = [p for p in files if p.suffix.lower() not in {".md", ".txt", ".py", ".json"}]
+    if not files:
+        sys.exit(f"no images found in {args.images}")
+
+    stack = local_stack()
+    client = PipelineClient(stack.api_url, stack.api_key)
+    assets_dir = OUT / "assets"
+    shutil.rmtree(assets_dir, ignore_errors=True)
+    assets_dir.mkdir(parents=True)
+
+    print(f"Sending {len(files)} image(s) from {args.images} through {stack.api_url}", file=sys.stderr)
+    progress = Progress(len(files))
+    results: list[Result] = []
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        futures = [pool.submit(process, client, path, assets_dir, args.timeout) for path in files]
+        for future in as_completed(futures):
+            results.append(future.result())
+            progress.advance(results[-1])
+    results.sort(key=lambda r: r.file)
+
+    print_table(results)
+    (OUT / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
+    (OUT / "report.html").write_text(render_report([r.to_dict() for r in results], stack.api_url))
+    print(f"\nWrote {OUT.relative_to(ROOT)}/results.json and {OUT.relative_to(ROOT)}/report.html")
+
+    # Done right means processed, or rejected with a reason; FAILED/STALLED/still running is not.
+    unsettled = [r for r in results if r.status not in SETTLED]
+    incomplete = [r for r in results if r.status != "COMPLETE"]
+    if unsettled:
+        listed = ", ".join(f"{r.file} ({r.status})" for r in unsettled)
+        sys.exit(f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}")
+    if args.expect == "complete" and incomplete:
+        sys.exit(f"{len(incomplete)} image(s) did not complete: {', '.join(r.file for r in incomplete)}")
+    counts = {s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})}
+    print("Every image was processed or rejected with a reason: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
+if __name__ == "__main__":
+    main()
