@@ -98,9 +98,7 @@ class LocalEngine:
                 tail = self.log_file.read_text(errors="replace")[-2000:]
                 sys.exit(f"ministack exited with code {process.returncode}; its log ends:\n{tail}")
             if self.healthy():
-                print(
-                    f"ministack up at {self.url} (pid {process.pid}, log {self.log_file.relative_to(ROOT)})"
-                )
+                print(f"ministack up at {self.url} (pid {process.pid}, log {self.log_file.relative_to(ROOT)})")
                 return
             time.sleep(0.2)
         self.down()
@@ -131,9 +129,7 @@ class LocalEngine:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status", "reset"])
     args = parser.parse_args()
     engine = LocalEngine()

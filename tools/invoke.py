@@ -75,9 +75,7 @@ def invoke(stack: Stack, logical_id: str, event: dict[str, Any]) -> tuple[dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("function", help="logical id in template.yaml, e.g. ThumbnailFunction")
     parser.add_argument("event", type=Path, help="event file, e.g. events/s3put.json")
     args = parser.parse_args()

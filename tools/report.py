@@ -80,7 +80,7 @@ def _outputs(result: dict[str, Any]) -> str:
     if not outputs:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(name)}</td><td>{escape(o['format'])}</td><td>{o['width']}×{o['height']}</td>"
+        f"<tr><td>{escape(name)}</td><td>{escape(o['format'])}</td><td>{o['width']}x{o['height']}</td>"
         f"<td>{o['bytes'] / 1024:.1f} KB</td></tr>"
         for name, o in sorted(outputs.items())
     )
@@ -133,7 +133,7 @@ def _waterfall(result: dict[str, Any]) -> str:
     events = result.get("trace") or []
     if not events:
         return ""
-    span = max(max(e["offsetMs"] for e in events), 1)
+    span = max(1, *(e["offsetMs"] for e in events))
     rows = []
     for event in events:
         left = 100 * event["offsetMs"] / span
@@ -146,11 +146,11 @@ def _waterfall(result: dict[str, Any]) -> str:
             f'<div class="bar" style="left:0;width:{left:.1f}%;background:{colour}33"></div></div>'
             f"<span>{label}</span></div>"
         )
-    for missing in result.get("missing") or []:
-        rows.append(
-            f'<div class="row"><span class="missing">{escape(missing)}</span>'
-            f'<div class="track"></div><span class="missing">missing</span></div>'
-        )
+    rows.extend(
+        f'<div class="row"><span class="missing">{escape(missing)}</span>'
+        f'<div class="track"></div><span class="missing">missing</span></div>'
+        for missing in result.get("missing") or []
+    )
     return '<h3>Timeline</h3><div class="wf">' + "".join(rows) + "</div>"
 
 

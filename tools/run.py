@@ -94,8 +94,8 @@ def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float
     except ApiError as error:
         # The API refused it up front (e.g. a content type the pipeline does not take).
         result.status = "REJECTED" if error.status in {400, 413} else "FAILED"
-        body = error.body if isinstance(error.body, dict) else {"message": str(error.body)[:300]}
-        reasons = "; ".join(e["reason"] for e in body.get("errors", [])) or body.get("message")
+        body: dict[str, Any] = error.body if isinstance(error.body, dict) else {"message": str(error.body)[:300]}
+        reasons = "; ".join(str(e["reason"]) for e in body.get("errors", [])) or body.get("message")
         result.reason = f"API {error.status}: {reasons}"
     result.timings["totalMs"] = _ms(started)
     return result
@@ -162,9 +162,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    files = sorted(p for p in args.images.iterdir() if p.is_file() and not p.name.startswith(".")) if (
-        args.images.is_dir()
-    ) else []
+    files = (
+        sorted(p for p in args.images.iterdir() if p.is_file() and not p.name.startswith("."))
+        if (args.images.is_dir())
+        else []
+    )
     files = [p for p in files if p.suffix.lower() not in {".md", ".txt", ".py", ".json"}]
     if not files:
         sys.exit(f"no images found in {args.images}")

@@ -37,13 +37,13 @@ class Stack:
     @cached_property
     def api_key(self) -> str:
         key = boto3.client("apigateway").get_api_key(apiKey=self.outputs["ApiKeyId"], includeValue=True)
-        return key["value"]
+        return str(key["value"])
 
     def physical_id(self, logical_id: str) -> str:
         resource = boto3.client("cloudformation").describe_stack_resource(
             StackName=self.name, LogicalResourceId=logical_id
         )
-        return resource["StackResourceDetail"]["PhysicalResourceId"]
+        return str(resource["StackResourceDetail"]["PhysicalResourceId"])
 
     def client_env(self) -> dict[str, str]:
         return {"STACK_NAME": self.name, "API_URL": self.api_url, "API_KEY": self.api_key}
@@ -56,9 +56,7 @@ def local_stack(engine: LocalEngine | None = None) -> Stack:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["env"])
     parser.parse_args()
     engine = LocalEngine()

@@ -73,9 +73,7 @@ def post_image(request: CreateImageRequest) -> Response[dict[str, Any]]:
 def get_image(image_id: str) -> dict[str, Any]:
     store, images = _adapters()
     downloads = Downloads(store, settings.images_bucket, settings.download_url_ttl_seconds)
-    image = describe_image(
-        _checked(image_id), images=images, downloads=downloads, stall_timeout=STALL_TIMEOUT
-    )
+    image = describe_image(_checked(image_id), images=images, downloads=downloads, stall_timeout=STALL_TIMEOUT)
     if image is None:
         raise NotFoundError(f"no image {image_id}")
     return image
@@ -90,12 +88,16 @@ def get_trace(image_id: str) -> dict[str, Any]:
     return timeline
 
 
-@app.exception_handler(RequestValidationError)
+def _field(error: dict[str, Any]) -> str:
+    """Where a validation error points, as a client names it (``contentType``, or ``body``)."""
+    if error["type"] == "json_invalid":
+        return "body"
+    return ".".join(str(part) for part in error["loc"][1:]) or "body"
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def bad_request(error: RequestValidationError) -> Response[dict[str, Any]]:
-    reasons = [
-        {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "reason": e["msg"]}
-        for e in error.errors()
-    ]
+    reasons = [{"field": _field(e), "reason": e["msg"]} for e in error.errors()]
     return Response(
         status_code=HTTPStatus.BAD_REQUEST,
         content_type=content_types.APPLICATION_JSON,
@@ -103,9 +105,9 @@ def bad_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, adapters: tuple[ObjectStore, ImageLog] | None = None
 ) -> dict[str, Any]:
-    app.append_context(adapters=adapters)
+    app.append_context(adapters=adapters)  # type: ignore[no-untyped-call]
     return app.resolve(event, context)

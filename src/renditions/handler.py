@@ -9,6 +9,7 @@ from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -35,10 +36,10 @@ def record_handler(record: SQSRecord, responder: UploadResponder) -> None:
         renditions(upload, responder)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, responder: UploadResponder | None = None
-) -> dict[str, Any]:
+) -> PartialItemFailureResponse:
     renditions.config.register_lambda_context(context)
     return process_partial_response(
         event=event,

@@ -27,13 +27,11 @@ STALL_TIMEOUT = timedelta(seconds=settings.stall_timeout_seconds)
 
 @cache
 def aws_adapters() -> tuple[ImageLog, EventPublisher]:
-    return DynamoImageLog(settings.images_table), EventBridgePublisher(
-        settings.app_bus_name, settings.event_source
-    )
+    return DynamoImageLog(settings.images_table), EventBridgePublisher(settings.app_bus_name, settings.event_source)
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, adapters: tuple[ImageLog, EventPublisher] | None = None
 ) -> dict[str, Any]:

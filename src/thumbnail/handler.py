@@ -21,7 +21,7 @@ def aws_responder() -> UploadResponder:
     return upload_responder(settings, producer="ThumbnailFunction")
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, responder: UploadResponder | None = None
 ) -> list[dict[str, Any]]:

@@ -23,10 +23,8 @@ def aws_images() -> ImageLog:
     return DynamoImageLog(settings.images_table)
 
 
-@logger.inject_lambda_context
-def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, images: ImageLog | None = None
-) -> dict[str, Any]:
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext, images: ImageLog | None = None) -> dict[str, Any]:
     try:
         received = pipeline_event(event)
     except NotAPipelineEvent as exc:

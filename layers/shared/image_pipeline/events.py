@@ -99,9 +99,7 @@ class PipelineEvent(_Camel):
         try:
             return cls.model_validate({"type": detail_type, **detail})
         except ValidationError as exc:
-            raise NotAPipelineEvent(
-                f"not a pipeline event ({detail_type!r}): {exc.error_count()} problem(s)"
-            ) from exc
+            raise NotAPipelineEvent(f"not a pipeline event ({detail_type!r}): {exc.error_count()} problem(s)") from exc
 
     @classmethod
     def from_eventbridge(cls, event: dict[str, Any]) -> Self:

@@ -92,9 +92,7 @@ def create_image(
         data={"key": key, "contentType": request.content_type, "maxBytes": limits.max_bytes},
     )
     images.create_image(record, requested)
-    return CreatedImage(
-        image_id=image_id, upload=upload, expires_at=now + timedelta(seconds=limits.expires_in)
-    )
+    return CreatedImage(image_id=image_id, upload=upload, expires_at=now + timedelta(seconds=limits.expires_in))
 
 
 @dataclass(frozen=True)

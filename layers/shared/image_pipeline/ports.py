@@ -34,9 +34,7 @@ class ObjectStore(ABC):
         """The object's bytes; raises :class:`ObjectMissing` when there is none."""
 
     @abstractmethod
-    def put(
-        self, bucket: str, key: str, data: bytes, *, content_type: str, metadata: Mapping[str, str]
-    ) -> None: ...
+    def put(self, bucket: str, key: str, data: bytes, *, content_type: str, metadata: Mapping[str, str]) -> None: ...
 
     @abstractmethod
     def presigned_upload(

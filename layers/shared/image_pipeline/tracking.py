@@ -136,9 +136,7 @@ def derive_state(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> I
     if current.stall is not None:
         missing = ", ".join(current.missing)
         return ImageState(status=ImageStatus.STALLED, current=current, reason=f"no {missing} in time")
-    return ImageState(
-        status=ImageStatus.PROCESSING, current=current, deadline=current.started_at + stall_timeout
-    )
+    return ImageState(status=ImageStatus.PROCESSING, current=current, deadline=current.started_at + stall_timeout)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def _timestamp(moment: datetime) -> str:
 
 
 def _item(values: dict[str, Any]) -> "dict[str, AttributeValueTypeDef]":
-    return {k: _serializer.serialize(v) for k, v in values.items()}  # type: ignore[misc]
+    return {k: _serializer.serialize(v) for k, v in values.items()}
 
 
 def _plain(item: "dict[str, Any]") -> dict[str, Any]:
@@ -145,9 +145,7 @@ class DynamoImageLog(ImageLog):
             return
         self._db.put_item(
             TableName=self._table,
-            Item=_item(
-                {**key, "imageId": image_id, "openShard": _OPEN_SHARD, "deadline": _timestamp(deadline)}
-            ),
+            Item=_item({**key, "imageId": image_id, "openShard": _OPEN_SHARD, "deadline": _timestamp(deadline)}),
         )
 
     def overdue(self, now: datetime, limit: int = 100) -> list[str]:

@@ -50,12 +50,6 @@ class EventBridgePublisher(EventPublisher):
             response = self._events.put_events(Entries=[self._entry(e) for e in chunk])
             if response.get("FailedEntryCount", 0):
                 errors = sorted(
-                    {
-                        f"{r.get('ErrorCode')}: {r.get('ErrorMessage')}"
-                        for r in response["Entries"]
-                        if "ErrorCode" in r
-                    }
+                    {f"{r.get('ErrorCode')}: {r.get('ErrorMessage')}" for r in response["Entries"] if "ErrorCode" in r}
                 )
-                raise PublishFailed(
-                    f"{response['FailedEntryCount']} of {len(chunk)} events not published: {errors}"
-                )
+                raise PublishFailed(f"{response['FailedEntryCount']} of {len(chunk)} events not published: {errors}")

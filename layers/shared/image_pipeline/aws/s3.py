@@ -33,9 +33,7 @@ class S3ObjectStore(ObjectStore):
             metadata=response.get("Metadata", {}),
         )
 
-    def put(
-        self, bucket: str, key: str, data: bytes, *, content_type: str, metadata: Mapping[str, str]
-    ) -> None:
+    def put(self, bucket: str, key: str, data: bytes, *, content_type: str, metadata: Mapping[str, str]) -> None:
         self._s3.put_object(
             Bucket=bucket,
             Key=key,

@@ -48,14 +48,14 @@ class IdempotentJob:
         )
         persistence = DynamoDBPersistenceLayer(table_name=table_name)
 
-        @idempotent_function(
-            data_keyword_argument="upload", persistence_store=persistence, config=self.config
-        )
         def respond(upload: UploadedObject, responder: UploadResponder) -> dict[str, str]:
             event = responder.respond(upload, job)
             return {"imageId": event.image_id, "type": event.type.value, "eventId": event.event_id}
 
-        self._respond: Callable[..., dict[str, Any]] = respond
+        decorate = idempotent_function(
+            data_keyword_argument="upload", persistence_store=persistence, config=self.config
+        )
+        self._respond: Callable[..., dict[str, Any]] = decorate(respond)
 
     def __call__(self, upload: UploadedObject, responder: UploadResponder) -> dict[str, Any]:
         return self._respond(upload=upload, responder=responder)

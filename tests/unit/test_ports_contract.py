@@ -1,0 +1,191 @@
+"""One contract per port, run against the AWS adapter (on moto) and against the test fake."""
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from image_pipeline.aws.dynamodb import DynamoImageLog
+from image_pipeline.aws.eventbridge import EventBridgePublisher, PublishFailed
+from image_pipeline.aws.s3 import S3ObjectStore
+from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline.ports import EventPublisher, ImageLog, ImageRecord, ObjectMissing, ObjectStore
+from tests.fakes import InMemoryImageLog, InMemoryObjectStore, RecordingPublisher
+
+IMAGE = "0123456789abcdef0123456789abcdef"
+T0 = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+
+
+def _event(kind: EventType, seconds: float, event_id: str, image: str = IMAGE) -> PipelineEvent:
+    return PipelineEvent.new(
+        kind,
+        image_id=image,
+        producer="test",
+        event_id=event_id,
+        occurred_at=T0 + timedelta(seconds=seconds),
+        data={"ratio": 0.1 + 0.2, "nested": {"list": [1, 2.5, "x"]}},
+    )
+
+
+# ---------------------------------------------------------------- ObjectStore
+@pytest.fixture(params=["s3", "fake"])
+def store(request: pytest.FixtureRequest, aws: SimpleNamespace) -> ObjectStore:
+    return S3ObjectStore() if request.param == "s3" else InMemoryObjectStore()
+
+
+def test_store_returns_what_was_put_with_its_type_and_metadata(store: ObjectStore, aws: SimpleNamespace) -> None:
+    store.put(
+        aws.ImagesBucket,
+        "outputs/x/thumbnail.jpg",
+        b"\xff\xd8data",
+        content_type="image/jpeg",
+        metadata={"image-id": IMAGE},
+    )
+    stored = store.get(aws.ImagesBucket, "outputs/x/thumbnail.jpg")
+    assert stored.data == b"\xff\xd8data"
+    assert stored.content_type == "image/jpeg"
+    assert stored.metadata == {"image-id": IMAGE}
+
+
+def test_store_reports_a_missing_object_as_object_missing(store: ObjectStore, aws: SimpleNamespace) -> None:
+    with pytest.raises(ObjectMissing):
+        store.get(aws.ImagesBucket, "uploads/nothing.jpg")
+
+
+def test_store_presigns_an_upload_bound_to_key_type_and_metadata(store: ObjectStore, aws: SimpleNamespace) -> None:
+    upload = store.presigned_upload(
+        bucket=aws.ImagesBucket,
+        key="uploads/a.png",
+        content_type="image/png",
+        max_bytes=1000,
+        metadata={"image-id": IMAGE},
+        expires_in=600,
+    )
+    assert upload.url.startswith("https://")
+    assert upload.fields["key"] == "uploads/a.png"
+    assert upload.fields["Content-Type"] == "image/png"
+    assert upload.fields["x-amz-meta-image-id"] == IMAGE
+    assert "policy" in upload.fields
+
+
+def test_the_s3_upload_policy_limits_size_type_and_metadata(aws: SimpleNamespace) -> None:
+    upload = S3ObjectStore().presigned_upload(
+        bucket=aws.ImagesBucket,
+        key="uploads/a.png",
+        content_type="image/png",
+        max_bytes=1000,
+        metadata={"image-id": IMAGE},
+        expires_in=600,
+    )
+    policy = json.loads(base64.b64decode(upload.fields["policy"]))
+    conditions = policy["conditions"]
+    assert ["content-length-range", 1, 1000] in conditions
+    assert {"Content-Type": "image/png"} in conditions
+    assert {"x-amz-meta-image-id": IMAGE} in conditions
+    assert {"key": "uploads/a.png"} in conditions
+    expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert expires - datetime.now(UTC) <= timedelta(minutes=15)
+
+
+# ---------------------------------------------------------------- EventPublisher
+Delivered = list[tuple[str, dict[str, Any]]]
+
+
+@pytest.fixture(params=["eventbridge", "fake"])
+def publisher(
+    request: pytest.FixtureRequest, aws: SimpleNamespace
+) -> Iterator[tuple[EventPublisher, Callable[[], Delivered]]]:
+    if request.param == "fake":
+        fake = RecordingPublisher()
+        yield fake, lambda: [(e.type.value, e.detail()) for e in fake.published]
+        return
+    # Observe the bus the way a consumer would: a rule delivering to a queue.
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    queue_url = sqs.create_queue(QueueName="observer")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName=aws.AppBus, EventPattern=json.dumps({"source": ["image-pipeline"]}))
+    events.put_targets(Rule="all", EventBusName=aws.AppBus, Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    def received() -> Delivered:
+        messages = []
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+            messages += [json.loads(m["Body"]) for m in batch]
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
+        return [(m["detail-type"], m["detail"]) for m in messages]
+
+    yield EventBridgePublisher(aws.AppBus, "image-pipeline"), received
+
+
+def test_publisher_delivers_every_event_with_its_envelope(
+    publisher: tuple[EventPublisher, Callable[[], Delivered]],
+) -> None:
+    port, received = publisher
+    events = [_event(EventType.THUMBNAIL_CREATED, i, f"e{i}") for i in range(23)]  # > 2 PutEvents calls
+    port.publish(events)
+    delivered = sorted(received(), key=lambda m: m[1]["metadata"]["eventId"])
+    assert len(delivered) == 23
+    assert {d[0] for d in delivered} == {"ThumbnailCreated"}
+    by_id = {d[1]["metadata"]["eventId"]: d[1] for d in delivered}
+    assert by_id["e7"] == events[7].detail()
+
+
+def test_eventbridge_publisher_raises_when_any_entry_fails(aws: SimpleNamespace) -> None:
+    client = boto3.client("events")
+    publisher = EventBridgePublisher(aws.AppBus, "image-pipeline", client=client)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "put_events",
+            {
+                "FailedEntryCount": 1,
+                "Entries": [
+                    {"EventId": "1"},
+                    {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"},
+                ],
+            },
+        )
+        with pytest.raises(PublishFailed, match="ThrottlingException"):
+            publisher.publish([_event(EventType.IMAGE_ANALYZED, 0, "a"), _event(EventType.IMAGE_ANALYZED, 1, "b")])
+
+
+# ---------------------------------------------------------------- ImageLog
+@pytest.fixture(params=["dynamodb", "fake"])
+def images(request: pytest.FixtureRequest, aws: SimpleNamespace) -> ImageLog:
+    return DynamoImageLog(aws.ImagesTable) if request.param == "dynamodb" else InMemoryImageLog()
+
+
+def test_log_keeps_the_image_record_and_its_first_event(images: ImageLog) -> None:
+    record = ImageRecord(IMAGE, "holiday.jpg", "image/jpeg", f"uploads/{IMAGE}.jpg", T0)
+    images.create_image(record, _event(EventType.UPLOAD_REQUESTED, 0, "req"))
+    assert images.get_image(IMAGE) == record
+    assert [e.event_id for e in images.events(IMAGE)] == ["req"]
+    assert images.get_image("f" * 32) is None
+
+
+def test_log_records_each_event_once_and_returns_them_oldest_first(images: ImageLog) -> None:
+    later, earlier = _event(EventType.IMAGE_ANALYZED, 5, "b"), _event(EventType.IMAGE_UPLOADED, 1, "a")
+    assert images.append(later) is True
+    assert images.append(earlier) is True
+    assert images.append(later) is False  # a duplicate delivery
+    assert images.events(IMAGE) == [earlier, later]  # floats and nesting survive exactly
+    assert images.events("f" * 32) == []
+
+
+def test_log_lists_open_images_past_their_deadline(images: ImageLog) -> None:
+    other = "f" * 32
+    images.set_deadline(IMAGE, T0 + timedelta(seconds=10))
+    images.set_deadline(other, T0 + timedelta(seconds=20))
+    assert images.overdue(T0 + timedelta(seconds=5)) == []
+    assert images.overdue(T0 + timedelta(seconds=10)) == [IMAGE]
+    assert sorted(images.overdue(T0 + timedelta(seconds=30))) == sorted([IMAGE, other])
+    images.set_deadline(IMAGE, None)
+    images.set_deadline("e" * 32, None)  # closing an image that was never open is fine
+    assert images.overdue(T0 + timedelta(seconds=30)) == [other]

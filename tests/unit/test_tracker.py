@@ -1,0 +1,147 @@
+"""The tracker records every event once and follows each image to a final status; the sweeper
+reports the images whose responses never came."""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from image_pipeline.aws.dynamodb import DynamoImageLog
+from image_pipeline.events import EventType, PipelineEvent
+from tests.conftest import load_event
+from tests.fakes import RecordingPublisher
+
+IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"
+
+
+def _bus_event(event: PipelineEvent) -> dict[str, Any]:
+    """A pipeline event as EventBridge delivers it to a rule target."""
+    return {
+        "version": "0",
+        "id": "a1b2",
+        "detail-type": event.type.value,
+        "source": "image-pipeline",
+        "account": "123456789012",
+        "time": event.occurred_at.isoformat(),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": event.detail(),
+    }
+
+
+def _uploaded_at(moment: datetime) -> dict[str, Any]:
+    event = load_event("object-created.json")
+    event["time"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
+def _response(kind: EventType, at: datetime) -> dict[str, Any]:
+    upload_id = f"uploads/{IMAGE}.jpg#0A1B2C3D4E5F678901"
+    return _bus_event(PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=upload_id, occurred_at=at))
+
+
+@pytest.fixture
+def tracker(aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambda_context: object) -> Any:
+    loaded: list[ModuleType] = []
+
+    def call(event: dict[str, Any]) -> Any:
+        if not loaded:  # a cold start on first use, inside the test (see load_handler)
+            loaded.append(load_handler("TrackerFunction", STALL_TIMEOUT_SECONDS="2"))
+        return loaded[0].lambda_handler(event, lambda_context)
+
+    return call
+
+
+def test_the_upload_and_its_responses_complete_the_image(tracker: Any) -> None:
+    now = datetime.now(UTC)
+    assert tracker(_uploaded_at(now))["status"] == "PROCESSING"
+    assert tracker(load_event("app-thumbnail-created.json"))["missing"] == [
+        "ImageAnalyzed",
+        "RenditionsCreated",
+    ]
+    tracker(_response(EventType.RENDITIONS_CREATED, now))
+    summary = tracker(_response(EventType.IMAGE_ANALYZED, now))
+    assert summary == {
+        "recorded": True,
+        "imageId": IMAGE,
+        "event": "ImageAnalyzed",
+        "status": "COMPLETE",
+        "missing": [],
+    }
+
+
+def test_a_duplicate_delivery_is_recorded_once(tracker: Any, aws: SimpleNamespace) -> None:
+    event = load_event("app-thumbnail-created.json")
+    assert tracker(event)["recorded"] is True
+    assert tracker(event)["recorded"] is False
+    assert len(DynamoImageLog(aws.ImagesTable).events(IMAGE)) == 1
+
+
+def test_unknown_events_are_logged_and_ignored(tracker: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    unknown = load_event("app-thumbnail-created.json")
+    unknown["detail-type"] = "SomethingNew"
+    result = tracker(unknown)
+    assert result["recorded"] is False
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(line["level"] == "WARNING" and "SomethingNew" in line["why"] for line in logged)
+
+
+def test_every_log_line_carries_the_image_id(tracker: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    tracker(load_event("app-thumbnail-created.json"))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert lines
+    assert {line.get("correlation_id") for line in lines} == {IMAGE}
+
+
+def test_a_missing_response_ends_stalled_by_status_event_and_metric(
+    tracker: Any,
+    aws: SimpleNamespace,
+    load_handler: Callable[..., ModuleType],
+    lambda_context: object,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given an upload whose analysis never answers, past its 2 s deadline
+    uploaded = datetime.now(UTC) - timedelta(seconds=5)
+    tracker(_uploaded_at(uploaded))
+    tracker(_response(EventType.THUMBNAIL_CREATED, uploaded + timedelta(seconds=1)))
+    tracker(_response(EventType.RENDITIONS_CREATED, uploaded + timedelta(seconds=1)))
+    # When the sweeper runs
+    sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
+    published = RecordingPublisher()
+    log = DynamoImageLog(aws.ImagesTable)
+    capsys.readouterr()
+    result = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, published))
+    # Then it publishes ImageProcessingStalled naming what is missing...
+    assert result == {"stalled": [{"imageId": IMAGE, "missing": ["ImageAnalyzed"]}]}
+    (stall,) = published.published
+    assert stall.type is EventType.IMAGE_PROCESSING_STALLED
+    assert stall.data["missing"] == ["ImageAnalyzed"]
+    # ...emits the StalledImages metric the alarm watches...
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(m.get("StalledImages") == [1.0] or m.get("StalledImages") == 1.0 for m in metrics)
+    # ...and once the tracker records the stall, the image reads STALLED
+    assert tracker(_bus_event(stall))["status"] == "STALLED"
+    # A second sweep finds nothing new to report
+    again = RecordingPublisher()
+    assert sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, again)) == {"stalled": []}
+    # and the answer arriving late still completes the image
+    assert tracker(_response(EventType.IMAGE_ANALYZED, datetime.now(UTC)))["status"] == "COMPLETE"
+
+
+def test_the_sweeper_ignores_images_that_completed_in_time(
+    tracker: Any, aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambda_context: object
+) -> None:
+    uploaded = datetime.now(UTC) - timedelta(seconds=5)
+    tracker(_uploaded_at(uploaded))
+    for kind in (EventType.THUMBNAIL_CREATED, EventType.RENDITIONS_CREATED, EventType.IMAGE_ANALYZED):
+        tracker(_response(kind, uploaded + timedelta(seconds=1)))
+    sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
+    published = RecordingPublisher()
+    result = sweeper.lambda_handler(
+        load_event("schedule.json"), lambda_context, adapters=(DynamoImageLog(aws.ImagesTable), published)
+    )
+    assert result == {"stalled": []}
+    assert published.published == []
