@@ -1,0 +1,75 @@
+"""Each built function imports with only what Lambda gives it: its code, its layers and the
+runtime's SDK. (The local engine runs handlers on its own interpreter, whose packages would
+hide a dependency missing from a layer.)"""
+
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import template
+from tools.stack import Stack
+
+# What the python3.13 Lambda runtime ships next to the handler.
+RUNTIME_DISTRIBUTIONS = ["boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"]
+
+PROBE = """
+import importlib, json, sys, sysconfig
+allowed = json.loads(sys.argv[1])
+sys.path[:0] = allowed
+module = importlib.import_module(sys.argv[2])
+stdlib = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
+outside = sorted(
+    name for name, m in list(sys.modules.items())
+    if getattr(m, "__file__", None)
+    and not any(m.__file__.startswith(root) for root in [*allowed, *stdlib])
+)
+print(json.dumps({"handler": callable(getattr(module, sys.argv[3])), "outside": outside}))
+"""
+
+
+@pytest.fixture(scope="session")
+def runtime_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding only the runtime's SDK packages, copied from this venv."""
+    target = tmp_path_factory.mktemp("lambda-runtime")
+    for name in RUNTIME_DISTRIBUTIONS:
+        distribution = importlib.metadata.distribution(name)
+        for file in distribution.files or []:
+            source = Path(str(distribution.locate_file(file)))
+            if source.is_file() and ".dist-info" not in file.parts[0]:
+                (target / file).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target / file)
+    return target
+
+
+@pytest.mark.parametrize("logical_id", template.function_ids())
+def test_the_built_function_imports_with_only_its_code_its_layers_and_the_runtime_sdk(
+    logical_id: str, stack: Stack, built: Path, runtime_sdk: Path
+) -> None:
+    properties = template.function_properties(logical_id)
+    layers = [built / layer["Ref"] / "python" for layer in properties["Layers"]]
+    allowed = [str(built / logical_id), *map(str, layers), str(runtime_sdk)]
+    module, function = properties["Handler"].rsplit(".", 1)
+    env = {
+        **template.function_environment(logical_id),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "PATH": os.environ["PATH"],
+    }
+    # -I: no user site or PYTHON* variables; -S: no site-packages at all.
+    probe = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", PROBE, json.dumps(allowed), module, function],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert result == {"handler": True, "outside": []}

@@ -1,0 +1,196 @@
+"""The whole path on the local engine: API -> presigned upload -> S3 -> EventBridge -> Lambda,
+with real outcomes checked in S3, in the API and in each image's trace."""
+
+import io
+import os
+import subprocess
+from typing import Any
+
+import boto3
+import pytest
+from PIL import Image, ImageOps
+
+from tests.conftest import EVENTS, load_event, sample_images
+from tests.integration.conftest import s3, settled, upload_image, wait_for
+from tests.template import ROOT
+from tools.client import ApiError, PipelineClient, content_type_for
+from tools.engine import LocalEngine
+from tools.invoke import invoke
+from tools.stack import Stack
+
+EXPECTED_RESPONSES = {"ThumbnailCreated", "RenditionsCreated", "ImageAnalyzed"}
+
+
+def _jpeg(size: tuple[int, int] = (640, 480), **save: Any) -> bytes:
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85, **save)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("path", sample_images(), ids=lambda p: p.name)
+def test_each_sample_completes_with_an_upright_thumbnail_and_a_full_trace(
+    client: PipelineClient, stack: Stack, path: Any
+) -> None:
+    # Given a sample photo sent the way a client sends it
+    image_id = upload_image(client, path.read_bytes(), path.name, content_type_for(path.name))
+    # When the pipeline has answered
+    image = settled(client, image_id)
+    # Then it is complete, with a thumbnail in S3 that is 256 px on its long side and upright
+    assert image["status"] == "COMPLETE", image
+    thumbnail = image["outputs"]["thumbnail"]
+    stored = s3().get_object(Bucket=stack.outputs["ImagesBucketName"], Key=thumbnail["key"])
+    assert stored["Metadata"]["image-id"] == image_id  # the correlation id rides on outputs too
+    with Image.open(io.BytesIO(stored["Body"].read())) as made:
+        assert made.format == "JPEG"
+        assert not made.getexif()  # metadata stripped
+        with Image.open(path) as original:
+            upright = ImageOps.exif_transpose(original).size
+        assert max(made.size) == min(256, max(upright))
+        assert (made.width > made.height) == (upright[0] > upright[1])  # EXIF orientation applied
+    assert image["analysis"]["width"] == upright[0]
+    # And the trace pairs the upload with every expected response
+    timeline = client.get_trace(image_id)
+    types = [e["type"] for e in timeline["events"]]
+    assert types[:2] == ["UploadRequested", "ImageUploaded"]
+    assert set(types) >= EXPECTED_RESPONSES
+    upload = next(e for e in timeline["events"] if e["type"] == "ImageUploaded")
+    for event in timeline["events"]:
+        if event["type"] in EXPECTED_RESPONSES:
+            assert event["answers"] == {"type": "ImageUploaded", "eventId": upload["eventId"]}
+            assert event["latencyMs"] >= 0
+    assert timeline["missing"] == []
+
+
+def test_outputs_never_trigger_processing_again(client: PipelineClient, stack: Stack) -> None:
+    image_id = upload_image(client, _jpeg(), "plain.jpg", "image/jpeg")
+    image = settled(client, image_id)
+    events = client.get_trace(image_id)["events"]
+    assert sum(e["type"] == "ImageUploaded" for e in events) == 1
+    assert len(image["outputs"]) > 1  # thumbnail + renditions were written, and none was re-processed
+
+
+def test_a_truncated_image_is_rejected_with_a_reason_and_not_retried(client: PipelineClient) -> None:
+    data = _jpeg((800, 600))
+    image_id = upload_image(client, data[: len(data) // 2], "truncated.jpg", "image/jpeg")
+    image = settled(client, image_id)
+    assert image["status"] == "REJECTED"
+    assert image["reason"]
+    rejections = [e for e in client.get_trace(image_id)["events"] if e["type"] == "ImageRejected"]
+    assert 1 <= len(rejections) <= 3  # one per processor at most: nothing retried
+
+
+def test_a_decompression_bomb_is_rejected_unread(client: PipelineClient) -> None:
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(buffer, "PNG", optimize=True)  # 400 MP in a few KB
+    image_id = upload_image(client, buffer.getvalue(), "bomb.png", "image/png")
+    image = settled(client, image_id)
+    assert image["status"] == "REJECTED"
+    assert "pixel" in image["reason"].lower() or "bomb" in image["reason"].lower()
+
+
+def test_a_file_that_is_not_an_allowed_image_is_rejected_whatever_it_claims(client: PipelineClient) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, "BMP")
+    image_id = upload_image(client, buffer.getvalue(), "disguised.png", "image/png")
+    image = settled(client, image_id)
+    assert image["status"] == "REJECTED"
+    assert image["reason"]
+
+
+def test_a_trailing_script_never_reaches_an_output(client: PipelineClient, stack: Stack) -> None:
+    payload = b"<script>alert('owned')</script>"
+    image_id = upload_image(client, _jpeg() + payload, "polyglot.jpg", "image/jpeg")
+    image = settled(client, image_id)
+    assert image["status"] == "COMPLETE"
+    bucket = stack.outputs["ImagesBucketName"]
+    for output in image["outputs"].values():
+        assert payload not in s3().get_object(Bucket=bucket, Key=output["key"])["Body"].read(), output["name"]
+
+
+def test_uploads_over_the_size_limit_or_of_another_type_are_refused_by_s3(client: PipelineClient) -> None:
+    created = client.create_image("big.jpg", "image/jpeg")
+    with pytest.raises(ApiError) as too_big:
+        client.upload(created, b"x" * (created["maxBytes"] + 1), "big.jpg", "image/jpeg")
+    assert too_big.value.status == 400
+    with pytest.raises(ApiError) as empty:
+        client.upload(created, b"", "big.jpg", "image/jpeg")
+    assert empty.value.status == 400
+    with pytest.raises(ApiError) as wrong_type:
+        client.upload(created, _jpeg(), "big.jpg", "text/html")
+    assert wrong_type.value.status == 403
+    assert client.get_image(created["imageId"])["status"] == "PENDING"
+
+
+def test_the_api_refuses_requests_without_the_key(stack: Stack) -> None:
+    anonymous = PipelineClient(stack.api_url, api_key="wrong")
+    with pytest.raises(ApiError) as refused:
+        anonymous.create_image("a.jpg", "image/jpeg")
+    assert refused.value.status == 403
+
+
+def test_a_poison_message_is_dead_lettered_while_the_rest_of_its_batch_completes(
+    client: PipelineClient, stack: Stack
+) -> None:
+    sqs = boto3.client("sqs")
+    queue, dlq = stack.outputs["RenditionQueueUrl"], stack.outputs["RenditionDLQUrl"]
+    # Retry quickly for this test (the deployed 12 minutes fit AWS, not a test run).
+    original = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "2"})
+    try:
+        sqs.send_message(QueueUrl=queue, MessageBody="this is not an S3 event {")
+        image_id = upload_image(client, _jpeg(), "neighbour.jpg", "image/jpeg")
+        assert settled(client, image_id)["status"] == "COMPLETE"
+
+        def dead_lettered() -> list[dict[str, Any]]:
+            messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            return [m for m in messages if m["Body"].startswith("this is not")]
+
+        assert wait_for(dead_lettered, timeout=90)
+    finally:
+        sqs.set_queue_attributes(QueueUrl=queue, Attributes=original)
+
+
+# In order: the tracker records the sample image before the API events ask about it.
+BUNDLED_EVENTS = {
+    "s3put.json": "ThumbnailFunction",
+    "object-created.json": "AnalyzeFunction",
+    "sqs-rendition-batch.json": "RenditionWorker",
+    "app-thumbnail-created.json": "TrackerFunction",
+    "schedule.json": "StallSweeperFunction",
+    "api-post-images.json": "ApiFunction",
+    "api-get-image.json": "ApiFunction",
+    "api-get-trace.json": "ApiFunction",
+}
+
+
+def test_every_bundled_event_has_a_test() -> None:
+    assert {p.name for p in EVENTS.glob("*.json")} == set(BUNDLED_EVENTS)
+
+
+def test_the_bundled_events_reach_their_functions(stack: Stack) -> None:
+    for name, function in BUNDLED_EVENTS.items():
+        payload, logs, ok = invoke(stack, function, load_event(name))
+        assert ok, f"{function} with {name}: {logs}"
+        assert "START RequestId" in logs, name
+        if function == "ApiFunction":
+            assert payload["statusCode"] in {200, 201}, (name, payload)
+        elif function == "RenditionWorker":
+            assert payload == {"batchItemFailures": []}
+        elif function in {"ThumbnailFunction", "AnalyzeFunction"}:
+            assert payload[0]["type"] in {"ThumbnailCreated", "ImageAnalyzed"}, payload
+
+
+def test_make_invoke_runs_a_function_with_an_event_file(engine: LocalEngine, stack: Stack) -> None:
+    env = {**os.environ, "PORT": str(engine.port)}
+    result = subprocess.run(
+        ["make", "-s", "invoke", "FN=ThumbnailFunction", "EVENT=events/s3put.json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "---- response" in result.stdout
+    assert "ThumbnailCreated" in result.stdout

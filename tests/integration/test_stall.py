@@ -1,0 +1,65 @@
+"""A response that never comes: with the analyzer cut off, the image ends STALLED, reported by
+its status, an ImageProcessingStalled event and the StalledImages metric."""
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from tests.conftest import load_event
+from tests.integration.conftest import STALL_TIMEOUT_SECONDS, upload_image, wait_for
+from tests.integration.test_pipeline import _jpeg
+from tools.client import PipelineClient
+from tools.invoke import invoke
+from tools.stack import Stack
+
+
+def _stalled_metrics(stack: Stack, since: datetime) -> list[dict[str, Any]]:
+    """StalledImages EMF records the sweeper logged since ``since``."""
+    logs = boto3.client("logs")
+    group = f"/aws/lambda/{stack.physical_id('StallSweeperFunction')}"
+    events = logs.filter_log_events(logGroupName=group, startTime=int(since.timestamp() * 1000))["events"]
+    records = []
+    for event in events:
+        text = event["message"]
+        if '"StalledImages"' in text:
+            record = json.loads(text[text.index("{") :])
+            if record["StalledImages"] in (1, 1.0, [1.0]) or (
+                isinstance(record["StalledImages"], list) and sum(record["StalledImages"]) >= 1
+            ):
+                records.append(record)
+    return records
+
+
+def test_a_missing_response_ends_stalled_with_event_and_metric(client: PipelineClient, stack: Stack) -> None:
+    events = boto3.client("events")
+    rule = stack.physical_id("ImageUploadedRule")
+    targets = events.list_targets_by_rule(Rule=rule)["Targets"]
+    analyzer = [t for t in targets if t["Id"] == "analyze"]
+    assert analyzer, targets
+    started = datetime.now(UTC)
+    events.remove_targets(Rule=rule, Ids=["analyze"])  # the analyzer is "down"
+    try:
+        # Given an upload the analyzer never hears about
+        image_id = upload_image(client, _jpeg(), "lonely.jpg", "image/jpeg")
+        wait_for(lambda: client.get_image(image_id)["missing"] == ["ImageAnalyzed"], timeout=90)
+        # When its deadline passes and the sweeper runs (its schedule may have beaten us to it)
+        time.sleep(STALL_TIMEOUT_SECONDS + 1)
+        payload, logs, ok = invoke(stack, "StallSweeperFunction", load_event("schedule.json"))
+        assert ok, logs
+        # Then the image reads STALLED and says what never came
+        image = wait_for(lambda: (i := client.get_image(image_id))["status"] == "STALLED" and i, timeout=30)
+        assert image["missing"] == ["ImageAnalyzed"]
+        assert "ImageAnalyzed" in image["reason"]
+        trace = client.get_trace(image_id)
+        stall = [e for e in trace["events"] if e["type"] == "ImageProcessingStalled"]
+        assert len(stall) == 1
+        assert stall[0]["source"] == "StallSweeper"
+        assert trace["missing"] == ["ImageAnalyzed"]
+        # And the sweeper emitted the metric the StalledImagesAlarm watches
+        assert wait_for(lambda: _stalled_metrics(stack, started), timeout=30)
+        assert payload is not None
+    finally:
+        events.put_targets(Rule=rule, Targets=analyzer)
