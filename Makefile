@@ -31,7 +31,7 @@ LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AW
 	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS)
 
-.PHONY: help run test test-unit test-integration lint format bench up down build-local deploy-local \
+.PHONY: venvs help run test test-unit test-integration lint format bench up down build-local deploy-local \
 	local-env invoke deploy clean
 
 help: ## Show the targets
@@ -41,14 +41,14 @@ help: ## Show the targets
 run: deploy-local ## Upload the sample images (or IMAGES=dir) through the local stack; report in out/
 	@$(LOCAL_AWS) $(PY) -m tools.run --images "$(IMAGES)"
 
-test: $(DEV_READY) $(SAM_READY) $(ENGINE_READY) ## Every test: unit (moto) and integration (local engine)
+test: venvs ## Every test: unit (moto) and integration (local engine)
 	$(PY) -m pytest tests/unit tests/integration
 
 # ---------------------------------------------------------------- more
 test-unit: $(DEV_READY) ## Unit tests only (fast, no network)
 	$(PY) -m pytest tests/unit
 
-test-integration: $(DEV_READY) $(SAM_READY) $(ENGINE_READY) ## Integration tests only (deploy to a local engine)
+test-integration: venvs ## Integration tests only (deploy to a local engine)
 	$(PY) -m pytest tests/integration
 
 lint: $(DEV_READY) $(SAM_READY) ## ruff, mypy (strict), cfn-lint (+ serverless rules), sam validate --lint
@@ -65,7 +65,7 @@ format: $(DEV_READY) ## Apply ruff's fixes and formatting
 bench: $(DEV_READY) ## Image engine speed and memory against the naive baseline (out/bench.json)
 	$(PY) -m tests.bench
 
-up: $(DEV_READY) $(ENGINE_READY) ## Start the local engine (ministack) on 127.0.0.1:$(PORT)
+up: venvs ## Start the local engine (ministack) on 127.0.0.1:$(PORT)
 	@$(PY) -m tools.engine up
 
 down: ## Stop the local engine
@@ -93,6 +93,10 @@ clean: down ## Remove build output, reports and the venvs
 
 # ---------------------------------------------------------------- venvs (Python 3.13)
 # A venv is (re)built when its requirement files change; one made by another Python is replaced.
+# The three build side by side.
+venvs:
+	@$(MAKE) -j3 $(DEV_READY) $(SAM_READY) $(ENGINE_READY)
+
 define make_venv
 	@py=$$(tools/find-python313.sh); \
 	if ! $(1)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then \
