@@ -61,7 +61,7 @@ def _seed(parts: list[dict[str, Any]], bucket: str) -> None:
         print(f"seeded s3://{bucket}/{key} with {sample.name}", file=sys.stderr)
 
 
-def invoke(stack: Stack, logical_id: str, event: dict[str, Any]) -> tuple[dict[str, Any] | None, str, bool]:
+def invoke(stack: Stack, logical_id: str, event: dict[str, Any]) -> tuple[Any, str, bool]:
     bucket = stack.outputs["ImagesBucketName"]
     _seed(_retarget(event, bucket), bucket)
     response = boto3.client("lambda").invoke(

@@ -142,7 +142,7 @@ def test_a_poison_message_is_dead_lettered_while_the_rest_of_its_batch_completes
         image_id = upload_image(client, _jpeg(), "neighbour.jpg", "image/jpeg")
         assert settled(client, image_id)["status"] == "COMPLETE"
 
-        def dead_lettered() -> list[dict[str, Any]]:
+        def dead_lettered() -> list[Any]:
             messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
             return [m for m in messages if m["Body"].startswith("this is not")]
 
