@@ -116,8 +116,10 @@ def test_uploads_over_the_size_limit_or_of_another_type_are_refused_by_s3(client
     with pytest.raises(ApiError) as empty:
         client.upload(created, b"", "big.jpg", "image/jpeg")
     assert empty.value.status == 400
+    tampered = {**created, "upload": {**created["upload"], "fields": {**created["upload"]["fields"]}}}
+    tampered["upload"]["fields"]["Content-Type"] = "text/html"  # the form says what S3 stores
     with pytest.raises(ApiError) as wrong_type:
-        client.upload(created, _jpeg(), "big.jpg", "text/html")
+        client.upload(tampered, _jpeg(), "big.jpg", "text/html")
     assert wrong_type.value.status == 403
     assert client.get_image(created["imageId"])["status"] == "PENDING"
 
