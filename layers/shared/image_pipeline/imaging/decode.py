@@ -1,0 +1,34 @@
+"""From checked bytes to the working image: decoded as small as the caller allows, upright, sRGB."""
+
+import math
+
+from PIL import Image
+
+from image_pipeline.imaging import vips
+from image_pipeline.imaging.colour import to_srgb
+from image_pipeline.imaging.guard import Source, load
+from image_pipeline.imaging.orientation import stored_size, upright
+
+# Box-reduce by whole factors only down to twice the target, then resample properly: Pillow's
+# reducing_gap=2.0, which its docs call indistinguishable from a full resample in most cases.
+REDUCING_GAP = 2.0
+_REDUCIBLE = frozenset({"RGB", "RGBA", "L", "LA", "CMYK"})
+
+
+def decode(data: bytes, image: Image.Image, source: Source, scale: float) -> Image.Image:
+    """The first frame of ``image`` as upright 8-bit sRGB ``RGB``/``RGBA``, at least ``scale`` times
+    its full size (``scale`` <= 1), and no larger than needed where the format allows."""
+    scale = min(1.0, scale)
+    long_side = max(1, math.ceil(scale * max(source.width, source.height)))
+    if source.format == "PNG" and scale < 1 and source.frames == 1:
+        fast = vips.shrink_png(data, long_side, to_srgb=bool(image.info.get("icc_profile")))
+        if fast is not None:
+            return to_srgb(fast)
+    target = (max(1, math.ceil(source.width * scale)), max(1, math.ceil(source.height * scale)))
+    stored_target = stored_size(target, source.orientation)
+    loaded = load(image, source.size_bytes, stored_target)
+    if loaded.mode not in _REDUCIBLE:
+        loaded = to_srgb(loaded)  # averaging palette indices or 16-bit codes would be nonsense
+    factor = int(min(loaded.width / stored_target[0], loaded.height / stored_target[1]) / REDUCING_GAP)
+    working = loaded.reduce(factor) if factor >= 2 else loaded  # reduce() keeps info: the ICC profile
+    return upright(to_srgb(working), source.orientation)

@@ -1,0 +1,39 @@
+"""Resampling a region of the decoded image to an output size: the right engine for the size.
+
+Measured on 24 MP photos (``make bench``; SSIM against an exact Lanczos from the full image):
+
+- Large outputs (>= 250k px, i.e. 512 px squares and up): libvips' Lanczos-3 when present, same
+  SSIM as Pillow's LANCZOS and ~4x faster (5 ms vs 22 ms for 1500 -> 1024 px).
+- Small outputs (thumbnails): Pillow's LANCZOS after a whole-factor box reduce down to 1.4x the
+  target (SSIM 0.996; 1.8 ms vs 4.3 ms at reducing_gap=2.0). Handing 750x500 px to libvips
+  and back costs as much as the resample itself.
+"""
+
+from typing import Final
+
+from PIL import Image
+
+from image_pipeline.imaging import vips
+
+Region = tuple[float, float, float, float]
+FULL: Final[Region] = (0.0, 0.0, 1.0, 1.0)
+LARGE_OUTPUT_PIXELS: Final = 250_000
+SMALL_REDUCING_GAP: Final = 1.4
+LARGE_REDUCING_GAP: Final = 2.0
+
+
+def resample(base: Image.Image, region: Region, size: tuple[int, int]) -> Image.Image:
+    """``region`` (fractions of ``base``) of ``base`` at exactly ``size`` px."""
+    if size == base.size and region == FULL:
+        return base
+    box = (region[0] * base.width, region[1] * base.height, region[2] * base.width, region[3] * base.height)
+    whole = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))
+    if (whole[2] - whole[0], whole[3] - whole[1]) == size:
+        return base.crop(whole)  # a crop at 1:1 needs no resampling
+    large = size[0] * size[1] >= LARGE_OUTPUT_PIXELS
+    if large:
+        fast = vips.resize(base, whole, size)
+        if fast is not None:
+            return fast
+    gap = LARGE_REDUCING_GAP if large else SMALL_REDUCING_GAP
+    return base.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=gap)
