@@ -39,7 +39,7 @@ def main() -> None:
     }
     for name, data in files.items():
         (EVENTS_IMAGES / name).write_bytes(data)
-        print(f"{name}: {len(data) / 1024:.0f} KiB")  # noqa: T201 - a script's report
+        print(f"{name}: {len(data) / 1024:.0f} KiB")
 
 
 def _sideways() -> bytes:
