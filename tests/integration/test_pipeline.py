@@ -19,6 +19,7 @@ from tools.invoke import invoke
 from tools.stack import Stack
 
 EXPECTED_RESPONSES = {"ThumbnailCreated", "RenditionsCreated", "ImageAnalyzed"}
+SAMPLE_EVENT_IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"  # the image the bundled events name
 
 
 def _jpeg(size: tuple[int, int] = (640, 480), **save: Any) -> bytes:
@@ -174,7 +175,8 @@ def test_the_bundled_events_reach_their_functions(stack: Stack) -> None:
     for name, function in BUNDLED_EVENTS.items():
         payload, logs, ok = invoke(stack, function, load_event(name))
         assert ok, f"{function} with {name}: {logs}"
-        assert "START RequestId" in logs, name
+        if function in {"ThumbnailFunction", "AnalyzeFunction", "TrackerFunction"}:
+            assert f'"correlation_id":"{SAMPLE_EVENT_IMAGE}"' in logs, (name, logs)  # the invocation's own logs
         if function == "ApiFunction":
             assert payload["statusCode"] in {200, 201}, (name, payload)
         elif function == "RenditionWorker":
