@@ -33,7 +33,8 @@ main{padding:20px 28px;display:grid;gap:18px}
 .card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:16px;display:grid;
   grid-template-columns:260px 1fr;gap:18px}
 .thumb{width:256px;height:256px;display:flex;align-items:center;justify-content:center;
-  background:repeating-conic-gradient(#eee 0 25%,#fff 0 50%) 0 0/16px 16px;border-radius:6px}
+  background:#f6f8fa;border-radius:6px}
+.thumb.alpha,.previews .alpha{background:repeating-conic-gradient(#eee 0 25%,#fff 0 50%) 0 0/16px 16px}
 .thumb img{max-width:256px;max-height:256px}
 .thumb .none{color:#57606a;font-size:12px;padding:12px;text-align:center}
 h2{margin:0 0 4px;font-size:16px;word-break:break-all} .muted{color:#57606a;font-size:12px}
@@ -92,8 +93,9 @@ def _previews(result: dict[str, Any]) -> str:
     shown = [name for name in sorted(assets) if name != "thumbnail"]
     if not shown:
         return ""
+    alpha = ' class="alpha"' if (result.get("analysis") or {}).get("hasAlpha") else ""
     figures = "".join(
-        f'<figure><img src="{escape(assets[name])}" alt="{escape(name)}" loading="lazy">'
+        f'<figure><img src="{escape(assets[name])}" alt="{escape(name)}" loading="lazy"{alpha}>'
         f"<figcaption>{escape(name)}</figcaption></figure>"
         for name in shown
     )
@@ -162,8 +164,9 @@ def _card(result: dict[str, Any]) -> str:
         else '<div class="none">no thumbnail</div>'
     )
     reason = f'<div class="reason">{escape(result["reason"])}</div>' if result.get("reason") else ""
+    alpha = " alpha" if (result.get("analysis") or {}).get("hasAlpha") else ""
     return (
-        f'<section class="card"><div class="thumb">{thumb}</div><div>'
+        f'<section class="card"><div class="thumb{alpha}">{thumb}</div><div>'
         f"<h2>{escape(result['file'])} {_pill(result['status'])}</h2>"
         f'<div class="muted">image id {escape(result.get("imageId") or "-")}</div>{reason}'
         f"{_previews(result)}"

@@ -24,7 +24,8 @@ from tools.stack import local_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
-SHOWN_OUTPUT_MAX_SIDE = 1024  # outputs up to this size are copied next to the report
+# Outputs copied next to the report: the thumbnail, the previews, and each format at 1024 px.
+SHOWN_OUTPUTS = ("thumbnail", "crop-", "filter-", "w1024-")
 SETTLED = frozenset({"COMPLETE", "REJECTED"})
 
 
@@ -63,7 +64,7 @@ def _ms(since: float) -> int:
 
 def _download_outputs(result: Result, assets_dir: Path) -> None:
     for name, output in result.image.get("outputs", {}).items():
-        if max(output["width"], output["height"]) > SHOWN_OUTPUT_MAX_SIDE:
+        if not name.startswith(SHOWN_OUTPUTS):
             continue
         target = assets_dir / f"{result.image_id}-{name}.{output['key'].rsplit('.', 1)[-1]}"
         with urllib.request.urlopen(output["url"], timeout=30) as response:
