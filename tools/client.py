@@ -2,6 +2,7 @@
 
 import json
 import mimetypes
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -82,7 +83,11 @@ class PipelineClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as error:
-            raise ApiError(error.code, error.read().decode(errors="replace"), upload["url"]) from None
+            # S3 explains itself in XML: keep just its message ("Your proposed upload ...").
+            text = error.read().decode(errors="replace")
+            found = re.search(r"<Message>(.*?)</Message>", text, re.DOTALL)
+            message = f"S3 refused the upload: {found[1]}" if found else text[:300]
+            raise ApiError(error.code, {"message": message}, upload["url"]) from None
 
     def get_image(self, image_id: str) -> dict[str, Any]:
         return dict(self._request("GET", f"images/{image_id}")[1])
