@@ -38,8 +38,14 @@ help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ---------------------------------------------------------------- the two commands
-run: deploy-local ## Upload the sample images (or IMAGES=dir) through the local stack; report in out/
-	@$(LOCAL_AWS) $(PY) -m tools.run --images "$(IMAGES)"
+run: up ## Upload the sample images (or IMAGES=dir) through the local stack; report in out/
+	@echo "Building and deploying template.yaml to the local engine (log: .engine/deploy.log) ..."
+	@start=$$(date +%s); \
+	if ! $(MAKE) -s build-local deploy-local > .engine/deploy.log 2>&1; then \
+		tail -n 40 .engine/deploy.log; echo "deploy failed: the whole log is in .engine/deploy.log"; exit 1; \
+	fi; \
+	echo "... deployed in $$(( $$(date +%s) - start )) s"
+	@$(LOCAL_AWS) $(PY) -m tools.run --images "$(IMAGES)" $(if $(filter events/images,$(IMAGES)),--expect complete)
 
 test: venvs ## Every test: unit (moto) and integration (local engine)
 	$(PY) -m pytest tests/unit tests/integration
@@ -95,7 +101,7 @@ clean: down ## Remove build output, reports and the venvs
 # A venv is (re)built when its requirement files change; one made by another Python is replaced.
 # The three build side by side.
 venvs:
-	@$(MAKE) -j3 $(DEV_READY) $(SAM_READY) $(ENGINE_READY)
+	@$(MAKE) -q $(DEV_READY) $(SAM_READY) $(ENGINE_READY) || $(MAKE) -j3 $(DEV_READY) $(SAM_READY) $(ENGINE_READY)
 
 define make_venv
 	@py=$$(tools/find-python313.sh); \
