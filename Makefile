@@ -101,7 +101,8 @@ clean: down ## Remove build output, reports and the venvs
 # A venv is (re)built when its requirement files change; one made by another Python is replaced.
 # The three build side by side.
 venvs:
-	@$(MAKE) -q $(DEV_READY) $(SAM_READY) $(ENGINE_READY) || $(MAKE) -j3 $(DEV_READY) $(SAM_READY) $(ENGINE_READY)
+	@$(MAKE) -q $(DEV_READY) $(SAM_READY) $(ENGINE_READY) || \
+		{ tools/find-python313.sh > /dev/null && $(MAKE) -j3 $(DEV_READY) $(SAM_READY) $(ENGINE_READY); }
 
 define make_venv
 	@py=$$(tools/find-python313.sh); \
