@@ -98,6 +98,7 @@ def test_a_rejection_closes_the_image_with_its_reason() -> None:
     state = derive_state([uploaded(), rejected], TIMEOUT)
     assert state.status is ImageStatus.REJECTED
     assert state.reason == "image file is truncated"
+    assert state.reason_code == "truncated"
     assert state.deadline is None
 
 

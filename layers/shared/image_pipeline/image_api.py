@@ -129,6 +129,7 @@ def describe_image(
         "imageId": image_id,
         "status": state.status.value,
         "reason": state.reason,
+        "reasonCode": state.reason_code,
         "filename": record.filename if record else None,
         "contentType": record.content_type if record else None,
         "createdAt": record.created_at.isoformat() if record else None,

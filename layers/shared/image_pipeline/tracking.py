@@ -80,7 +80,8 @@ class RequestState:
 class ImageState:
     status: ImageStatus
     current: RequestState | None
-    reason: str | None = None
+    reason: str | None = None  # a sentence for people
+    reason_code: str | None = None  # a stable code for programs (e.g. "truncated", "stalled")
     deadline: datetime | None = None  # set only while the image is open
 
     @property
@@ -126,16 +127,20 @@ def derive_state(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> I
         return ImageState(status=ImageStatus.PENDING, current=None)
     current = max(requests.values(), key=lambda r: (r.started_at, r.request_id))
     if current.closing is not None:
+        data = current.closing.data
         return ImageState(
             status=CLOSING[current.closing.type],
             current=current,
-            reason=str(current.closing.data.get("message") or current.closing.data.get("reason") or ""),
+            reason=str(data.get("message") or data.get("reason") or current.closing.type.value),
+            reason_code=str(data["reason"]) if data.get("reason") else None,
         )
     if not current.missing:
         return ImageState(status=ImageStatus.COMPLETE, current=current)
     if current.stall is not None:
         missing = ", ".join(current.missing)
-        return ImageState(status=ImageStatus.STALLED, current=current, reason=f"no {missing} in time")
+        return ImageState(
+            status=ImageStatus.STALLED, current=current, reason=f"no {missing} in time", reason_code="stalled"
+        )
     return ImageState(status=ImageStatus.PROCESSING, current=current, deadline=current.started_at + stall_timeout)
 
 
