@@ -114,6 +114,12 @@ def test_the_bucket_is_private_encrypted_tls_only_and_announces_uploads_to_event
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_the_local_engine_switch_leaves_out_only_what_the_engine_cannot_do() -> None:
+    conditional = {name for name, r in template.load()["Resources"].items() if "Condition" in r}
+    assert conditional == {"AppBusArchive"}  # ministack has no EventBridge archives
+    assert template.load()["Conditions"]["OnAws"] == {"Fn::Equals": [{"Ref": "LocalEmulator"}, "false"]}
+
+
 def test_the_api_needs_a_key_and_is_throttled() -> None:
     api = template.resources("AWS::Serverless::Api")["ImagesApi"]["Properties"]
     assert api["Auth"]["ApiKeyRequired"] is True
