@@ -57,7 +57,7 @@ test-unit: $(DEV_READY) ## Unit tests only (fast, no network)
 test-integration: venvs ## Integration tests only (deploy to a local engine)
 	$(PY) -m pytest tests/integration
 
-lint: $(DEV_READY) $(SAM_READY) ## ruff, mypy (strict), cfn-lint (+ serverless rules), sam validate --lint
+lint: venvs ## ruff, mypy (strict), cfn-lint (+ serverless rules), sam validate --lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
