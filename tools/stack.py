@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import boto3
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from tools.engine import LocalEngine
 
@@ -24,7 +25,14 @@ class Stack:
     @cached_property
     def outputs(self) -> dict[str, str]:
         cloudformation = boto3.client("cloudformation")
-        stacks = cloudformation.describe_stacks(StackName=self.name)["Stacks"]
+        try:
+            stacks = cloudformation.describe_stacks(StackName=self.name)["Stacks"]
+        except EndpointConnectionError:
+            raise SystemExit(f"nothing answers on {self.endpoint_url}: start it with `make deploy-local`") from None
+        except ClientError as error:
+            if "does not exist" not in str(error):
+                raise
+            raise SystemExit(f"stack {self.name} is not deployed here: run `make deploy-local` first") from None
         return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
     @property
