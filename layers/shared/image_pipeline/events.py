@@ -17,9 +17,6 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-CORRELATION_ID_PATH = "detail.metadata.correlationId"
-"""Where Powertools Logger finds the correlation id in an app-bus event."""
-
 
 class EventType(StrEnum):
     UPLOAD_REQUESTED = "UploadRequested"

@@ -1,6 +1,5 @@
 """What the REST API does, free of HTTP: start an upload, describe an image, trace it."""
 
-import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,8 +13,6 @@ from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import EXTENSIONS, new_image_id, upload_key
 from image_pipeline.ports import ImageLog, ImageRecord, ObjectStore, PresignedUpload
 from image_pipeline.tracking import PAIRINGS, derive_state, trace
-
-log = logging.getLogger(__name__)
 
 API_PRODUCER = "ApiFunction"
 

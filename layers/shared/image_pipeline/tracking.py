@@ -39,8 +39,6 @@ CLOSING: Mapping[EventType, ImageStatus] = {
 # raised by the sweeper when a request outlives its deadline; a late response still completes it
 STALL = EventType.IMAGE_PROCESSING_STALLED
 
-OPEN_STATUSES = frozenset({ImageStatus.PROCESSING})
-
 
 def _request_type_expecting(response: EventType) -> EventType | None:
     return next((req for req, expected in PAIRINGS.items() if response in expected), None)
