@@ -71,7 +71,7 @@ format: $(DEV_READY) ## Apply ruff's fixes and formatting
 bench: $(DEV_READY) ## Image engine speed and memory against the naive baseline (out/bench.json)
 	$(PY) -m tests.bench
 
-up: venvs ## Start the local engine (ministack) on 127.0.0.1:$(PORT)
+up: venvs ## Start the local engine (ministack) on 127.0.0.1, port PORT=4566
 	@$(PY) -m tools.engine up
 
 down: ## Stop the local engine
@@ -83,7 +83,7 @@ build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this m
 deploy-local: up build-local ## Deploy template.yaml to the local engine with sam deploy
 	$(LOCAL_AWS) $(SAM) deploy --config-env local --parameter-overrides $(LOCAL_PARAMS)
 
-local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$$(make -s local-env)"
+local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
 	@$(LOCAL_AWS) $(PY) -m tools.stack env
 
 invoke: $(DEV_READY) ## Invoke a deployed function with an event: make invoke FN=ThumbnailFunction EVENT=events/s3put.json
