@@ -150,6 +150,14 @@ def print_table(results: list[Result]) -> None:
             print("  ".join("-" * width for width in widths))
 
 
+def _image_files(folder: Path) -> list[Path]:
+    """Every file of the folder but hidden ones and notes: the pipeline decides what is an image."""
+    if not folder.is_dir():
+        return []
+    notes = {".md", ".txt", ".py", ".json"}
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix not in notes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=Path, default=ROOT / "events" / "images")
@@ -157,18 +165,13 @@ def main() -> None:
         "--expect",
         choices=["final", "complete"],
         default="final",
-        help="exit 0 when every image ends in a final state (default), or only when all are COMPLETE",
+        help="exit 0 when every image is processed or rejected with a reason (default), or only when all complete",
     )
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for each image")
     parser.add_argument("--workers", type=int, default=2, help="images in flight at once")
     args = parser.parse_args()
 
-    files = (
-        sorted(p for p in args.images.iterdir() if p.is_file() and not p.name.startswith("."))
-        if (args.images.is_dir())
-        else []
-    )
-    files = [p for p in files if p.suffix.lower() not in {".md", ".txt", ".py", ".json"}]
+    files = _image_files(args.images)
     if not files:
         sys.exit(f"no images found in {args.images}")
 
