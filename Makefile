@@ -10,6 +10,8 @@ MAKEFLAGS += --no-print-directory
 PORT ?= 4566
 IMAGES ?= events/images
 STALL_TIMEOUT_SECONDS ?= 300
+# The browser origin the local API and bucket accept (CORS); the browser test serves its page there.
+ALLOWED_ORIGIN ?= http://localhost:3000
 ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/amd64/x86_64/')
 
 VENV := .venv
@@ -24,12 +26,13 @@ ENGINE_READY := $(ENGINE_VENV)/.installed
 # sam build looks for python3.13 on PATH: the dev venv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
-export PORT STALL_TIMEOUT_SECONDS
+export PORT STALL_TIMEOUT_SECONDS ALLOWED_ORIGIN
 
 # What every AWS client needs to reach the local engine instead of AWS.
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
-LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS)
+LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS) \
+	AllowedOrigin=$(ALLOWED_ORIGIN)
 
 .PHONY: venvs help run test test-unit test-integration lint format bench up down build-local deploy-local \
 	local-env invoke deploy clean

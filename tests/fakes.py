@@ -1,14 +1,20 @@
 """In-memory fakes of the ports. They subclass the real ports and pass the same contract tests
 as the AWS adapters (tests/unit/test_ports_contract.py), so they cannot drift."""
 
+import base64
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from image_pipeline.events import PipelineEvent
 from image_pipeline.ports import (
     EventPublisher,
     ImageLog,
+    ImagePage,
     ImageRecord,
+    ObjectChanged,
+    ObjectInfo,
     ObjectMissing,
     ObjectStore,
     PresignedUpload,
@@ -16,16 +22,27 @@ from image_pipeline.ports import (
 )
 
 
+def _etag(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
 class InMemoryObjectStore(ObjectStore):
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], StoredObject] = {}
         self.puts = 0
 
-    def get(self, bucket: str, key: str) -> StoredObject:
+    def get(self, bucket: str, key: str, *, etag: str | None = None) -> StoredObject:
         try:
-            return self.objects[bucket, key]
+            stored = self.objects[bucket, key]
         except KeyError:
             raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+        if etag is not None and _etag(stored.data) != etag:
+            raise ObjectChanged(f"s3://{bucket}/{key} no longer has ETag {etag}")
+        return stored
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        stored = self.get(bucket, key)
+        return ObjectInfo(len(stored.data), _etag(stored.data), stored.content_type, dict(stored.metadata))
 
     def put(self, bucket: str, key: str, data: bytes, *, content_type: str, metadata: Mapping[str, str]) -> None:
         self.puts += 1
@@ -41,16 +58,29 @@ class InMemoryObjectStore(ObjectStore):
         metadata: Mapping[str, str],
         expires_in: int,
     ) -> PresignedUpload:
+        # The same policy document S3 would check (unsigned): the contract reads its conditions.
+        meta = {f"x-amz-meta-{k}": v for k, v in metadata.items()}
+        expiration = datetime.now(UTC) + timedelta(seconds=expires_in)
+        policy = {
+            "expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "conditions": [
+                {"bucket": bucket},
+                {"key": key},
+                ["content-length-range", 1, max_bytes],
+                {"Content-Type": content_type},
+                *({name: value} for name, value in meta.items()),
+            ],
+        }
         fields = {
             "key": key,
             "Content-Type": content_type,
-            **{f"x-amz-meta-{k}": v for k, v in metadata.items()},
-            "policy": f"max={max_bytes};expires={expires_in}",
+            **meta,
+            "policy": base64.b64encode(json.dumps(policy).encode()).decode(),
         }
-        return PresignedUpload(url=f"https://{bucket}.example/", fields=fields)
+        return PresignedUpload(url=f"https://{bucket}.s3.amazonaws.com/", fields=fields)
 
     def download_url(self, bucket: str, key: str, *, expires_in: int) -> str:
-        return f"https://{bucket}.example/{key}?expires={expires_in}"
+        return f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={expires_in}&X-Amz-Signature=fake"
 
 
 class RecordingPublisher(EventPublisher):
@@ -69,6 +99,7 @@ class InMemoryImageLog(ImageLog):
         self.images: dict[str, ImageRecord] = {}
         self.recorded: dict[str, dict[str, PipelineEvent]] = {}
         self.deadlines: dict[str, datetime] = {}
+        self.claims: set[tuple[str, str]] = set()
 
     def create_image(self, record: ImageRecord, first_event: PipelineEvent) -> None:
         if record.image_id in self.images:
@@ -76,8 +107,26 @@ class InMemoryImageLog(ImageLog):
         self.images[record.image_id] = record
         self.append(first_event)
 
+    def ensure_image(self, record: ImageRecord) -> bool:
+        if record.image_id in self.images:
+            return False
+        self.images[record.image_id] = record
+        return True
+
     def get_image(self, image_id: str) -> ImageRecord | None:
         return self.images.get(image_id)
+
+    def list_images(self, *, limit: int, cursor: str | None = None) -> ImagePage:
+        ordered = sorted(self.images.values(), key=lambda r: (r.created_at, r.image_id), reverse=True)
+        start = 0
+        if cursor is not None:
+            ids = [r.image_id for r in ordered]
+            if cursor not in ids:
+                raise ValueError("cursor is not one this API issued: pass back nextCursor unchanged")
+            start = ids.index(cursor) + 1
+        page = ordered[start : start + limit]
+        more = start + limit < len(ordered)
+        return ImagePage(images=page, cursor=page[-1].image_id if page and more else None)
 
     def append(self, event: PipelineEvent) -> bool:
         events = self.recorded.setdefault(event.image_id, {})
@@ -95,5 +144,11 @@ class InMemoryImageLog(ImageLog):
         else:
             self.deadlines[image_id] = deadline
 
-    def overdue(self, now: datetime, limit: int = 100) -> list[str]:
+    def overdue(self, now: datetime, limit: int = 1000) -> list[str]:
         return sorted(i for i, d in self.deadlines.items() if d <= now)[:limit]
+
+    def claim(self, image_id: str, claim_id: str) -> bool:
+        if (image_id, claim_id) in self.claims:
+            return False
+        self.claims.add((image_id, claim_id))
+        return True

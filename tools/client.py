@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-FINAL_STATUSES = frozenset({"COMPLETE", "REJECTED", "FAILED", "STALLED"})
+FINAL_STATUSES = frozenset({"COMPLETE", "REJECTED", "FAILED", "STALLED", "EXPIRED"})
 
 
 class ApiError(RuntimeError):
@@ -91,6 +91,11 @@ class PipelineClient:
 
     def get_image(self, image_id: str) -> dict[str, Any]:
         return dict(self._request("GET", f"images/{image_id}")[1])
+
+    def list_images(self, **query: str) -> dict[str, Any]:
+        """GET /images (newest first; ``key=`` finds the image of an object key)."""
+        path = "images" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        return dict(self._request("GET", path)[1])
 
     def get_trace(self, image_id: str) -> dict[str, Any]:
         return dict(self._request("GET", f"images/{image_id}/trace")[1])

@@ -3,70 +3,139 @@ but without Docker: prints the response and the invocation's logs.
 
     python -m tools.invoke ThumbnailFunction events/s3put.json
 
-S3 events are retargeted at the stack's images bucket, and the object they name is seeded with a
-sample image if it is not there yet, so the bundled events work against any deployment.
+A sample event describes an object or an event that is not in your stack, so the event is made
+true before it is sent: S3 events are pointed at the stack's images bucket and at the object as it
+is stored (its ETag, size and S3 sequencer; the object is seeded with a sample image first if it
+is not there, and the pipeline processes that upload as it would any other); app-bus events are
+replaced by the event the stack really recorded of that type for that image. Invoking is then a
+redelivery: every function answers it idempotently and every image it touches stays truthful.
 """
 
 import argparse
 import base64
 import json
+import mimetypes
 import sys
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 
+from tools.client import PipelineClient
 from tools.stack import Stack, local_stack
 
 SAMPLES = Path(__file__).resolve().parent.parent / "events" / "images"
+WAIT_SECONDS = 120
 
 
-def _s3_parts(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """The {bucket, object} parts of an S3 event, EventBridge or classic shape."""
-    if event.get("source") == "aws.s3":
-        return [event["detail"]]
-    return [record["s3"] for record in event.get("Records", []) if "s3" in record]
+def _sample_for(key: str) -> Path:
+    extension = key.rsplit(".", 1)[-1].lower() if "." in key else "jpg"
+    return min(SAMPLES.glob(f"*.{extension}"), default=None) or min(SAMPLES.glob("*.jpg"))
 
 
-def _retarget(event: dict[str, Any], bucket: str) -> list[dict[str, Any]]:
-    """Point the event's S3 parts (also inside SQS message bodies) at ``bucket``; return them."""
-    records = event.get("Records", [])
-    if records and all("body" in record for record in records):  # an SQS batch
-        parts = []
-        for record in records:
-            body = json.loads(record["body"])
-            parts += _retarget(body, bucket)
-            record["body"] = json.dumps(body)
-        return parts
-    parts = _s3_parts(event)
-    for part in parts:
-        part["bucket"]["name"] = bucket
+class Redelivery:
+    """Makes sample events describe what is really in ``stack``."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.bucket = stack.outputs["ImagesBucketName"]
+        self.s3 = boto3.client("s3")
+        self.client = PipelineClient(stack.api_url, stack.api_key)
+
+    def stored_upload(self, key: str) -> dict[str, Any]:
+        """The stored object's upload as the stack recorded it (seeding the object if needed)."""
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.ClientError:
+            sample = _sample_for(key)
+            content_type = mimetypes.guess_type(sample.name)[0] or "application/octet-stream"
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=sample.read_bytes(), ContentType=content_type)
+            print(f"seeded s3://{self.bucket}/{key} with {sample.name}", file=sys.stderr)
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        etag = str(head["ETag"]).strip('"')
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            found = self.client.list_images(key=key)["images"]
+            if found:
+                image = self.client.get_image(found[0]["imageId"])
+                upload = image.get("upload") or {}
+                if upload.get("etag") == etag and image["status"] not in {"PENDING", "PROCESSING"}:
+                    return {**image, "upload": upload, "size": int(head["ContentLength"])}
+            time.sleep(0.5)
+        raise SystemExit(f"the stack did not finish processing s3://{self.bucket}/{key} in {WAIT_SECONDS}s")
+
+    def s3_part(self, part: dict[str, Any], *, encoded: bool) -> dict[str, Any]:
+        """Point one {bucket, object} part at the stored object; returns its image."""
+        obj = part["object"]
+        key = unquote_plus(obj["key"]) if encoded else obj["key"]
+        image = self.stored_upload(key)
+        part["bucket"]["name"] = self.bucket
         if "arn" in part["bucket"]:
-            part["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
-    return parts
+            part["bucket"]["arn"] = f"arn:aws:s3:::{self.bucket}"
+        obj["key"] = quote_plus(key, safe="/") if encoded else key
+        obj["eTag" if encoded else "etag"] = image["upload"]["etag"]
+        obj["size"] = image["size"]
+        obj["sequencer"] = image["upload"]["version"]
+        return image
+
+    def app_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event of the same type the stack recorded for the sample's image (a duplicate)."""
+        image_id = event["detail"]["metadata"]["correlationId"]
+        record = self.client.get_image(image_id) if self._known(image_id) else None
+        if record is None:
+            record = self.stored_upload(f"uploads/{image_id}.jpg")
+        table = self.stack.outputs["ImagesTableName"]
+        items = boto3.client("dynamodb").query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :events)",
+            ExpressionAttributeValues={":pk": {"S": f"IMAGE#{image_id}"}, ":events": {"S": "EVENT#"}},
+        )["Items"]
+        current = f"{image_id}@{record['upload']['version']}" if record.get("upload") else None
+        for item in items:
+            detail = json.loads(item["detail"]["S"])
+            if item["eventType"]["S"] == event["detail-type"] and detail["metadata"].get("causationId") == current:
+                return {**event, "detail": detail}
+        raise SystemExit(f"{image_id} has no recorded {event['detail-type']} to redeliver")
+
+    def _known(self, image_id: str) -> bool:
+        try:
+            self.client.get_image(image_id)
+        except Exception:  # noqa: BLE001  # a 404 (or anything else): seed it
+            return False
+        return True
+
+    def make_true(self, event: Any) -> Any:
+        if not isinstance(event, dict):
+            return event
+        records = event.get("Records")
+        if isinstance(records, list) and records and all("body" in r for r in records):  # an SQS batch
+            for record in records:
+                body = json.loads(record["body"])
+                record["body"] = json.dumps(self.make_true(body))
+            return event
+        if isinstance(records, list) and records and all("s3" in r for r in records):
+            for record in records:
+                self.s3_part(record["s3"], encoded=True)
+            return event
+        if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
+            self.s3_part(event["detail"], encoded=False)
+            event["resources"] = [f"arn:aws:s3:::{self.bucket}"]
+            return event
+        if "detail-type" in event and isinstance(event.get("detail"), dict) and "metadata" in event["detail"]:
+            return self.app_event(event)
+        image_id = (event.get("pathParameters") or {}).get("imageId")
+        if "httpMethod" in event and image_id and not self._known(image_id):
+            self.stored_upload(f"uploads/{image_id}.jpg")
+        return event
 
 
-def _seed(parts: list[dict[str, Any]], bucket: str) -> None:
-    """Upload a sample image wherever the event names an object that is not there yet."""
-    s3 = boto3.client("s3")
-    for part in parts:
-        key = part["object"]["key"]
-        listed = s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
-        if any(o["Key"] == key for o in listed):
-            continue
-        extension = key.rsplit(".", 1)[-1]
-        sample = min(SAMPLES.glob(f"*.{extension}"), default=None) or min(SAMPLES.glob("*.jpg"))
-        image_id = key.rsplit("/", 1)[-1].split(".")[0]
-        s3.put_object(Bucket=bucket, Key=key, Body=sample.read_bytes(), Metadata={"image-id": image_id})
-        print(f"seeded s3://{bucket}/{key} with {sample.name}", file=sys.stderr)
-
-
-def invoke(stack: Stack, logical_id: str, event: dict[str, Any]) -> tuple[Any, str, bool]:
-    bucket = stack.outputs["ImagesBucketName"]
-    _seed(_retarget(event, bucket), bucket)
+def invoke(stack: Stack, logical_id: str, event: Any) -> tuple[Any, str, bool]:
+    payload_in = Redelivery(stack).make_true(event)
     response = boto3.client("lambda").invoke(
         FunctionName=stack.physical_id(logical_id),
-        Payload=json.dumps(event).encode(),
+        Payload=json.dumps(payload_in).encode(),
         LogType="Tail",
     )
     payload = json.loads(response["Payload"].read() or b"null")
@@ -77,16 +146,18 @@ def invoke(stack: Stack, logical_id: str, event: dict[str, Any]) -> tuple[Any, s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("function", help="logical id in template.yaml, e.g. ThumbnailFunction")
-    parser.add_argument("event", type=Path, help="event file, e.g. events/s3put.json")
+    parser.add_argument("event", type=Path, help="event file: events/s3put.json, sam local generate-event output...")
     args = parser.parse_args()
     stack = local_stack()
     payload, logs, ok = invoke(stack, args.function, json.loads(args.event.read_text()))
     print("---- logs")
     print(logs.rstrip())
     print("---- response")
-    print(json.dumps(payload, indent=2))
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
     if not ok:
         sys.exit(f"{args.function} failed: see the logs above")
+    if isinstance(payload, dict) and "unsupported" in payload:
+        sys.exit(payload["unsupported"])
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.observability import function_logger
-from image_pipeline.aws.upload_jobs import IdempotentJob, upload_responder
+from image_pipeline.aws.upload_jobs import IdempotentJob, answer_uploads, upload_responder
+from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.processing import ANALYSIS_JOB, UploadResponder
 from image_pipeline.settings import ProcessorSettings
-from image_pipeline.uploads import parse_uploads
 
+FUNCTION = "AnalyzeFunction"
 settings = ProcessorSettings.from_env()
 logger = function_logger()
 analysis = IdempotentJob(ANALYSIS_JOB, settings.idempotency_table)
@@ -18,16 +19,14 @@ analysis = IdempotentJob(ANALYSIS_JOB, settings.idempotency_table)
 
 @cache
 def aws_responder() -> UploadResponder:
-    return upload_responder(settings, producer="AnalyzeFunction")
+    return upload_responder(settings, producer=FUNCTION)
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, responder: UploadResponder | None = None
-) -> list[dict[str, Any]]:
+def lambda_handler(event: Any, context: LambdaContext, responder: UploadResponder | None = None) -> dict[str, Any]:
     analysis.config.register_lambda_context(context)
-    results = []
-    for upload in parse_uploads(event):
-        logger.set_correlation_id(upload.image_id)
-        results.append(analysis(upload, responder or aws_responder()))
-    return results
+    try:
+        return answer_uploads(event, FUNCTION, analysis, responder or aws_responder(), logger)
+    except UnsupportedEvent as exc:
+        logger.error(str(exc))
+        return exc.result()

@@ -14,11 +14,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.observability import function_logger
-from image_pipeline.aws.upload_jobs import IdempotentJob, upload_responder
+from image_pipeline.aws.upload_jobs import IdempotentJob, answer_uploads, upload_responder
+from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.processing import RENDITIONS_JOB, UploadResponder
 from image_pipeline.settings import ProcessorSettings
-from image_pipeline.uploads import parse_uploads
 
+FUNCTION = "RenditionWorker"
+EXPECTED = "SQS batches (from RenditionQueue) whose messages are S3 'Object Created' events"
 settings = ProcessorSettings.from_env()
 logger = function_logger()
 renditions = IdempotentJob(RENDITIONS_JOB, settings.idempotency_table)
@@ -27,20 +29,28 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @cache
 def aws_responder() -> UploadResponder:
-    return upload_responder(settings, producer="RenditionWorker")
+    return upload_responder(settings, producer=FUNCTION)
 
 
 def record_handler(record: SQSRecord, responder: UploadResponder) -> None:
-    for upload in parse_uploads(record.json_body):
-        logger.set_correlation_id(upload.image_id)
-        renditions(upload, responder)
+    # A message that is not an S3 event raises: it fails alone, is retried, then dead-lettered.
+    answer_uploads(record.json_body, FUNCTION, renditions, responder, logger)
+
+
+def _is_sqs_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return isinstance(records, list) and all(isinstance(r, dict) and "body" in r for r in records)
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, responder: UploadResponder | None = None
-) -> PartialItemFailureResponse:
+    event: Any, context: LambdaContext, responder: UploadResponder | None = None
+) -> PartialItemFailureResponse | dict[str, str]:
     renditions.config.register_lambda_context(context)
+    if not _is_sqs_batch(event):
+        unsupported = UnsupportedEvent(FUNCTION, EXPECTED, event)
+        logger.error(str(unsupported))
+        return unsupported.result()
     return process_partial_response(
         event=event,
         record_handler=partial(record_handler, responder=responder or aws_responder()),

@@ -1,10 +1,11 @@
-"""StallSweeper: on a schedule, reports images whose responses are overdue.
+"""StallSweeper: on a schedule, reports images that waited too long.
 
-Publishes ImageProcessingStalled (naming the missing responses) and the StalledImages metric
-that the StalledImagesAlarm watches.
+Publishes ImageProcessingStalled (naming the missing responses) for uploads whose responses are
+overdue, UploadExpired for upload URLs nobody used, and the StalledImages / ExpiredUploads
+metrics (StalledImagesAlarm watches the first).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -17,17 +18,17 @@ from image_pipeline.aws.eventbridge import EventBridgePublisher
 from image_pipeline.aws.observability import function_logger
 from image_pipeline.ports import EventPublisher, ImageLog
 from image_pipeline.settings import SweeperSettings
-from image_pipeline.tracker import sweep_stalled
+from image_pipeline.tracker import sweep_overdue
 
 settings = SweeperSettings.from_env()
 logger = function_logger()
 metrics = Metrics()
-STALL_TIMEOUT = timedelta(seconds=settings.stall_timeout_seconds)
 
 
 @cache
 def aws_adapters() -> tuple[ImageLog, EventPublisher]:
-    return DynamoImageLog(settings.images_table), EventBridgePublisher(settings.app_bus_name, settings.event_source)
+    images = DynamoImageLog(settings.images_table, retention_days=settings.retention_days)
+    return images, EventBridgePublisher(settings.app_bus_name, settings.event_source)
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
@@ -36,8 +37,12 @@ def lambda_handler(
     event: dict[str, Any], context: LambdaContext, adapters: tuple[ImageLog, EventPublisher] | None = None
 ) -> dict[str, Any]:
     images, publisher = adapters or aws_adapters()
-    stalls = sweep_stalled(
-        images, publisher, now=datetime.now(UTC), stall_timeout=STALL_TIMEOUT, producer="StallSweeper"
+    swept = sweep_overdue(
+        images, publisher, now=datetime.now(UTC), stall_timeout=settings.stall_timeout, producer="StallSweeper"
     )
-    metrics.add_metric(name="StalledImages", unit=MetricUnit.Count, value=len(stalls))
-    return {"stalled": [{"imageId": s.image_id, "missing": s.data["missing"]} for s in stalls]}
+    metrics.add_metric(name="StalledImages", unit=MetricUnit.Count, value=len(swept.stalled))
+    metrics.add_metric(name="ExpiredUploads", unit=MetricUnit.Count, value=len(swept.expired))
+    return {
+        "stalled": [{"imageId": s.image_id, "missing": s.data["missing"]} for s in swept.stalled],
+        "expired": [e.image_id for e in swept.expired],
+    }

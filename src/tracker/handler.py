@@ -1,6 +1,5 @@
 """TrackerFunction: records every pipeline event against its image and re-derives its status."""
 
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -15,16 +14,17 @@ from image_pipeline.tracker import pipeline_event, record_event
 
 settings = TrackerSettings.from_env()
 logger = function_logger()
-STALL_TIMEOUT = timedelta(seconds=settings.stall_timeout_seconds)
 
 
 @cache
 def aws_images() -> ImageLog:
-    return DynamoImageLog(settings.images_table)
+    return DynamoImageLog(settings.images_table, retention_days=settings.retention_days)
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext, images: ImageLog | None = None) -> dict[str, Any]:
+def lambda_handler(event: Any, context: LambdaContext, images: ImageLog | None = None) -> dict[str, Any]:
+    if not isinstance(event, dict):
+        event = {"detail": event}  # named below as not a pipeline event
     try:
         received = pipeline_event(event)
     except NotAPipelineEvent as exc:
@@ -33,7 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, images: ImageL
         )
         return {"recorded": False, "reason": str(exc)}
     logger.set_correlation_id(received.image_id)
-    recorded = record_event(received, images or aws_images(), STALL_TIMEOUT)
+    recorded = record_event(received, images or aws_images(), settings.stall_timeout)
     summary = {
         "recorded": not recorded.duplicate,
         "imageId": received.image_id,

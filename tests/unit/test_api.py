@@ -1,5 +1,6 @@
 """The REST API, through its real handler and adapters (moto), driven by the sample events."""
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,17 +11,23 @@ import pytest
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.events import EventType, PipelineEvent
+from tests import template
 from tests.conftest import load_event
 
 Call = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+ORIGIN = template.load()["Parameters"]["AllowedOrigin"]["Default"]
 
 
 @pytest.fixture
-def api(aws: SimpleNamespace, load_handler: Callable[[str], ModuleType], lambda_context: object) -> Call:
+def raw_api(aws: SimpleNamespace, load_handler: Callable[[str], ModuleType], lambda_context: object) -> Any:
     module = load_handler("ApiFunction")
+    return lambda event: module.lambda_handler(event, lambda_context)
 
+
+@pytest.fixture
+def api(raw_api: Any) -> Call:
     def call(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = module.lambda_handler(event, lambda_context)
+        response = raw_api(event)
         return response["statusCode"], json.loads(response["body"])
 
     return call
@@ -89,12 +96,24 @@ def test_file_names_are_kept_as_base_names_only(api: Call) -> None:
     assert image["filename"] == "photo.png"
 
 
-def test_unknown_and_malformed_ids(api: Call) -> None:
-    assert api(_get("f" * 32))[0] == 404
-    assert api(_get("f" * 32, trace=True))[0] == 404
-    status, body = api(_get("not-an-id"))
+@pytest.mark.parametrize("image_id", ["not-an-id", "F" * 32, "f" * 31 + "g", "f" * 33])
+def test_a_malformed_image_id_is_a_400_naming_the_field(api: Call, image_id: str) -> None:
+    status, body = api(_get(image_id))
     assert status == 400
-    assert "imageId" in body["message"]
+    assert body == {
+        "message": "imageId must be 32 lowercase hex characters",
+        "code": "INVALID_REQUEST",
+        "errors": [{"field": "imageId", "reason": "must be 32 lowercase hex characters"}],
+    }
+
+
+def test_an_unknown_image_or_route_is_a_404_in_the_same_shape(api: Call) -> None:
+    assert api(_get("f" * 32)) == (404, {"message": f"no image {'f' * 32}", "code": "NOT_FOUND", "errors": []})
+    assert api(_get("f" * 32, trace=True))[0] == 404
+    unknown = _get("f" * 32)
+    unknown["path"] = unknown["resource"] = "/nothing/here"
+    status, body = api(unknown)
+    assert (status, body["code"], body["errors"]) == (404, "NOT_FOUND", [])
 
 
 def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api: Call, aws: SimpleNamespace) -> None:
@@ -140,3 +159,93 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
     _, timeline = api(_get(image_id, trace=True))
     assert [e["type"] for e in timeline["events"]][:2] == ["UploadRequested", "ImageUploaded"]
     assert {e["answers"]["eventId"] for e in timeline["events"][2:]} == {upload}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/x-www-form-urlencoded", "text/plain", "application/json; charset=utf-8"],
+)
+def test_a_json_body_is_read_as_json_whatever_content_type_the_client_sent(api: Call, content_type: str | None) -> None:
+    # curl -d sends application/x-www-form-urlencoded; some clients send nothing at all
+    event = load_event("api-post-images.json")
+    for headers in (event["headers"], event["multiValueHeaders"]):
+        headers.pop("Content-Type")
+        if content_type:
+            headers["content-type"] = content_type if headers is event["headers"] else [content_type]
+    status, body = api(event)
+    assert status == 201, body
+    assert body["upload"]["fields"]["Content-Type"] == "image/jpeg"
+
+
+def test_every_answer_carries_the_cors_headers_of_the_allowed_origin(raw_api: Any) -> None:
+    for event in (load_event("api-post-images.json"), _get("f" * 32), _get("nope")):
+        event["headers"]["origin"], event["multiValueHeaders"]["origin"] = ORIGIN, [ORIGIN]  # as API Gateway sends it
+        response = raw_api(event)
+        headers = response["multiValueHeaders"] | {k: [v] for k, v in response.get("headers", {}).items()}
+        assert headers["Access-Control-Allow-Origin"] == [ORIGIN], response["statusCode"]
+
+
+def test_the_upload_policy_allows_exactly_the_advertised_max_bytes(api: Call) -> None:
+    status, body = api(load_event("api-post-images.json"))
+    assert status == 201
+    policy = json.loads(base64.b64decode(body["upload"]["fields"]["policy"]))
+    (size_range,) = [c for c in policy["conditions"] if isinstance(c, list) and c[0] == "content-length-range"]
+    assert size_range == ["content-length-range", 1, body["maxBytes"]]
+    assert body["maxBytes"] == int(template.function_environment("ApiFunction")["MAX_UPLOAD_BYTES"])
+
+
+def _list(**query: str) -> dict[str, Any]:
+    event = load_event("api-get-image.json")
+    event.update(resource="/images", path="/images", pathParameters=None, queryStringParameters=query or None)
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
+    return event
+
+
+def test_images_are_listed_newest_first_a_page_at_a_time(api: Call) -> None:
+    created = [api(_post({"filename": f"{n}.png", "contentType": "image/png"}))[1]["imageId"] for n in range(5)]
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        status, page = api(_list(limit="2", **({"cursor": cursor} if cursor else {})))
+        assert status == 200
+        assert len(page["images"]) <= 2
+        seen += [i["imageId"] for i in page["images"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == created[::-1]
+    first = api(_list(limit="1"))[1]["images"][0]
+    assert first == {
+        "imageId": created[-1],
+        "status": "PENDING",
+        "filename": "4.png",
+        "uploadKey": f"uploads/{created[-1]}.png",
+        "origin": "api",
+        "createdAt": first["createdAt"],
+        "statusUrl": f"images/{created[-1]}",
+    }
+
+
+def test_an_image_is_found_by_its_object_key(api: Call) -> None:
+    _, created = api(load_event("api-post-images.json"))
+    key = created["upload"]["fields"]["key"]
+    status, found = api(_list(key=key))
+    assert (status, [i["imageId"] for i in found["images"]]) == (200, [created["imageId"]])
+    assert api(_list(key="uploads/never uploaded.jpg"))[1]["images"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"cursor": "bm90IG91cnM="}, "cursor"),
+        ({"key": "outputs/x.jpg"}, "key"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_list_query_is_a_400_naming_the_field(api: Call, query: dict[str, str], field: str) -> None:
+    status, body = api(_list(**query))
+    assert status == 400
+    assert body["code"] == "INVALID_REQUEST"
+    assert [e["field"] for e in body["errors"]] == [field]

@@ -29,12 +29,16 @@ def _photo(size: tuple[int, int] = (640, 427)) -> bytes:
     return buffer.getvalue()
 
 
-def _for_bucket(event: dict[str, Any], bucket: str) -> dict[str, Any]:
+def _for_bucket(event: dict[str, Any], bucket: str, etag: str | None = None) -> dict[str, Any]:
+    """The sample event pointed at the test bucket and at the object as stored (its ETag)."""
     event = copy.deepcopy(event)
+    obj = event["Records"][0]["s3"]["object"] if "Records" in event else event["detail"]["object"]
     if "Records" in event:
         event["Records"][0]["s3"]["bucket"]["name"] = bucket
     else:
         event["detail"]["bucket"]["name"] = bucket
+    if etag is not None:
+        obj["eTag" if "eTag" in obj else "etag"] = etag
     return event
 
 
@@ -54,8 +58,17 @@ def _published(responder: UploadResponder) -> RecordingPublisher:
     return responder.publisher
 
 
-def _put_upload(aws: SimpleNamespace, data: bytes) -> None:
-    boto3.client("s3").put_object(Bucket=aws.ImagesBucket, Key=KEY, Body=data, Metadata={"image-id": IMAGE})
+def _put_upload(aws: SimpleNamespace, data: bytes) -> str:
+    """Store an upload; its ETag (what the S3 event announcing it carries)."""
+    put = boto3.client("s3").put_object(Bucket=aws.ImagesBucket, Key=KEY, Body=data, Metadata={"image-id": IMAGE})
+    return str(put["ETag"]).strip('"')
+
+
+def _announce(name: str, aws: SimpleNamespace, etag: str) -> dict[str, Any]:
+    return _for_bucket(load_event(name), aws.ImagesBucket, etag)
+
+
+VERSION = "0A1B2C3D4E5F678901"  # the sample events' sequencer
 
 
 @pytest.mark.parametrize("event_name", ["s3put.json", "object-created.json"])
@@ -67,16 +80,19 @@ def test_the_thumbnail_function_answers_both_event_shapes(
     lambda_context: object,
 ) -> None:
     # Given an uploaded photo and the S3 event announcing it
-    _put_upload(aws, _photo())
+    etag = _put_upload(aws, _photo())
     handler = load_handler("ThumbnailFunction")
     # When the function handles the event
-    result = handler.lambda_handler(_for_bucket(load_event(event_name), aws.ImagesBucket), lambda_context, responder)
-    # Then a 256 px thumbnail is stored under outputs/ and ThumbnailCreated answers the upload
+    result = handler.lambda_handler(_announce(event_name, aws, etag), lambda_context, responder)
+    # Then a 256 px thumbnail is stored under this upload's outputs and ThumbnailCreated answers it
     (event,) = _published(responder).published
-    assert result == [{"imageId": IMAGE, "type": "ThumbnailCreated", "eventId": event.event_id}]
-    assert event.causation_id == f"{KEY}#0A1B2C3D4E5F678901"
+    assert result == {
+        "results": [{"imageId": IMAGE, "type": "ThumbnailCreated", "eventId": event.event_id}],
+        "ignored": [],
+    }
+    assert event.causation_id == f"{IMAGE}@{VERSION}"
     (output,) = event.data["outputs"]
-    assert output["key"] == f"outputs/{IMAGE}/thumbnail.jpg"
+    assert output["key"] == f"outputs/{IMAGE}/{VERSION}/thumbnail.jpg"
     stored = boto3.client("s3").get_object(Bucket=aws.ImagesBucket, Key=output["key"])
     assert stored["ContentType"] == "image/jpeg"
     assert stored["Metadata"] == {"image-id": IMAGE}
@@ -90,49 +106,73 @@ def test_a_duplicate_delivery_does_no_duplicate_work(
     load_handler: Callable[..., ModuleType],
     lambda_context: object,
 ) -> None:
-    _put_upload(aws, _photo())
+    etag = _put_upload(aws, _photo())
     handler = load_handler("ThumbnailFunction")
-    event = _for_bucket(load_event("object-created.json"), aws.ImagesBucket)
+    event = _announce("object-created.json", aws, etag)
     first = handler.lambda_handler(event, lambda_context, responder)
     again = handler.lambda_handler(event, lambda_context, responder)
     # the classic notification of the same object version is the same upload, too
-    classic = handler.lambda_handler(_for_bucket(load_event("s3put.json"), aws.ImagesBucket), lambda_context, responder)
+    classic = handler.lambda_handler(_announce("s3put.json", aws, etag), lambda_context, responder)
     assert first == again == classic
     assert len(_published(responder).published) == 1
 
 
-def test_a_new_version_of_the_object_is_processed_again(
+def test_a_new_upload_to_the_same_key_gets_its_own_outputs(
     aws: SimpleNamespace, responder: UploadResponder, load_handler: Callable[..., ModuleType], lambda_context: object
 ) -> None:
-    _put_upload(aws, _photo())
     handler = load_handler("ThumbnailFunction")
-    event = _for_bucket(load_event("object-created.json"), aws.ImagesBucket)
-    handler.lambda_handler(event, lambda_context, responder)
-    event["detail"]["object"]["sequencer"] = "0A1B2C3D4E5F678999"
-    handler.lambda_handler(event, lambda_context, responder)
-    assert len(_published(responder).published) == 2
+    first = _announce("object-created.json", aws, _put_upload(aws, _photo((640, 427))))
+    handler.lambda_handler(first, lambda_context, responder)
+    second = _announce("object-created.json", aws, _put_upload(aws, _photo((300, 600))))
+    second["detail"]["object"]["sequencer"] = "0A1B2C3D4E5F679000"
+    handler.lambda_handler(second, lambda_context, responder)
+    older, newer = _published(responder).published
+    assert older.data["outputs"][0]["key"] == f"outputs/{IMAGE}/{VERSION}/thumbnail.jpg"
+    assert newer.data["outputs"][0]["key"] == f"outputs/{IMAGE}/0A1B2C3D4E5F679000/thumbnail.jpg"
+    assert (older.data["outputs"][0]["width"], newer.data["outputs"][0]["width"]) == (256, 128)
+
+
+def test_an_upload_replaced_before_the_job_reads_it_is_superseded_not_mixed_up(
+    aws: SimpleNamespace, responder: UploadResponder, load_handler: Callable[..., ModuleType], lambda_context: object
+) -> None:
+    # Given the event of a first upload, arriving after a second upload replaced the object
+    announced_first = _announce("object-created.json", aws, _put_upload(aws, _photo((640, 427))))
+    _put_upload(aws, _photo((300, 600)))
+    handler = load_handler("ThumbnailFunction")
+    # When the function handles the first upload's event
+    handler.lambda_handler(announced_first, lambda_context, responder)
+    # Then it makes nothing from the second upload's bytes: it says the first was superseded
+    (event,) = _published(responder).published
+    assert event.type == "UploadSuperseded"
+    assert event.causation_id == f"{IMAGE}@{VERSION}"
+    assert "newer upload" in event.data["message"]
+    listed = boto3.client("s3").list_objects_v2(Bucket=aws.ImagesBucket, Prefix="outputs/")
+    assert listed.get("KeyCount", 0) == 0
 
 
 @pytest.mark.parametrize(
     ("data", "reason"),
-    [(_photo()[:3000], "truncated"), (b"GIF87a" + b"\0" * 10, None), (b"<html>not an image</html>", None)],
+    [
+        (_photo()[:3000], "truncated"),
+        (b"GIF87a" + b"\0" * 10, "corrupt"),
+        (b"<html>not an image</html>", "unsupported_format"),
+    ],
 )
 def test_a_bad_image_is_rejected_with_a_reason_and_not_raised(
     data: bytes,
-    reason: str | None,
+    reason: str,
     aws: SimpleNamespace,
     responder: UploadResponder,
     load_handler: Callable[..., ModuleType],
     lambda_context: object,
 ) -> None:
-    _put_upload(aws, data)
+    etag = _put_upload(aws, data)
     handler = load_handler("AnalyzeFunction")
-    handler.lambda_handler(_for_bucket(load_event("object-created.json"), aws.ImagesBucket), lambda_context, responder)
+    handler.lambda_handler(_announce("object-created.json", aws, etag), lambda_context, responder)
     (event,) = _published(responder).published
     assert event.type == "ImageRejected"
     assert event.data["message"]
-    if reason:
-        assert event.data["reason"] == reason
+    assert event.data["reason"] == reason
 
 
 def test_a_vanished_upload_is_reported_failed(
@@ -148,9 +188,9 @@ def test_a_vanished_upload_is_reported_failed(
 def test_the_analyzer_publishes_its_analysis(
     aws: SimpleNamespace, responder: UploadResponder, load_handler: Callable[..., ModuleType], lambda_context: object
 ) -> None:
-    _put_upload(aws, _photo())
+    etag = _put_upload(aws, _photo())
     handler = load_handler("AnalyzeFunction")
-    handler.lambda_handler(_for_bucket(load_event("s3put.json"), aws.ImagesBucket), lambda_context, responder)
+    handler.lambda_handler(_announce("s3put.json", aws, etag), lambda_context, responder)
     (event,) = _published(responder).published
     assert event.type == "ImageAnalyzed"
     analysis = event.data["analysis"]
@@ -161,11 +201,11 @@ def test_the_analyzer_publishes_its_analysis(
 def test_a_poison_message_fails_alone_while_the_rest_of_the_batch_completes(
     aws: SimpleNamespace, responder: UploadResponder, load_handler: Callable[..., ModuleType], lambda_context: object
 ) -> None:
-    _put_upload(aws, _photo())
+    etag = _put_upload(aws, _photo())
     handler = load_handler("RenditionWorker")
     batch = load_event("sqs-rendition-batch.json")
     good = batch["Records"][0]
-    good["body"] = json.dumps(_for_bucket(json.loads(good["body"]), aws.ImagesBucket))
+    good["body"] = json.dumps(_for_bucket(json.loads(good["body"]), aws.ImagesBucket, etag))
     poison = {**good, "messageId": "poison-1", "body": "this is not an S3 event {"}
     stray = {**good, "messageId": "not-ours", "body": json.dumps({"source": "aws.events"})}
     batch["Records"] = [poison, good, stray]
@@ -175,3 +215,45 @@ def test_a_poison_message_fails_alone_while_the_rest_of_the_batch_completes(
     assert event.type == "RenditionsCreated"
     names = {o["name"] for o in event.data["outputs"]}
     assert {"w1024-jpeg", "w1024-webp", "w1024-avif", "crop-square", "filter-sepia"} <= names
+
+
+# function -> an event it does not handle, and how its answer names what it got
+FOREIGN_EVENTS: dict[str, tuple[str, str]] = {
+    "ThumbnailFunction": ("sqs-rendition-batch.json", "an SQS batch of 1 message(s)"),
+    "AnalyzeFunction": ("api-post-images.json", "an API Gateway request (POST /images)"),
+    "RenditionWorker": ("s3put.json", "an S3 notification (ObjectCreated:Put)"),
+    "IntakeFunction": ("schedule.json", "an EventBridge event 'Scheduled Event' from 'aws.events'"),
+    "ApiFunction": ("object-created.json", "an EventBridge event 'Object Created' from 'aws.s3'"),
+}
+
+
+@pytest.mark.parametrize("function", FOREIGN_EVENTS)
+def test_a_foreign_event_gets_one_clear_sentence_not_a_traceback(
+    function: str,
+    aws: SimpleNamespace,
+    load_handler: Callable[..., ModuleType],
+    lambda_context: object,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    handler = load_handler(function)
+    name, got = FOREIGN_EVENTS[function]
+    result = handler.lambda_handler(load_event(name), lambda_context)
+    assert result["unsupported"].startswith(f"{function} handles ")
+    assert result["got"] == got
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    errors = [line for line in lines if line["level"] == "ERROR"]
+    assert [e["message"] for e in errors] == [result["unsupported"]]
+    assert not any("Traceback" in line.get("exception", "") for line in lines)
+
+
+@pytest.mark.parametrize("function", ["ThumbnailFunction", "AnalyzeFunction", "IntakeFunction"])
+def test_a_deleted_object_is_ignored_with_a_reason_by_every_s3_function(
+    function: str, aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambda_context: object
+) -> None:
+    deleted = load_event("object-created.json")
+    deleted["detail-type"] = "Object Deleted"
+    result = load_handler(function).lambda_handler(deleted, lambda_context)
+    assert result == {
+        "results": [],
+        "ignored": [{"key": f"uploads/{IMAGE}.jpg", "reason": "'Object Deleted' is not an upload"}],
+    }

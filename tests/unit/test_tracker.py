@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import ModuleType, SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -32,15 +33,24 @@ def _bus_event(event: PipelineEvent) -> dict[str, Any]:
     }
 
 
-def _uploaded_at(moment: datetime) -> dict[str, Any]:
-    event = load_event("object-created.json")
-    event["time"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return event
+UPLOAD = f"{IMAGE}@0A1B2C3D4E5F678901"
 
 
-def _response(kind: EventType, at: datetime) -> dict[str, Any]:
-    upload_id = f"uploads/{IMAGE}.jpg#0A1B2C3D4E5F678901"
-    return _bus_event(PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=upload_id, occurred_at=at))
+def _uploaded_at(moment: datetime, sequencer: str = "0A1B2C3D4E5F678901") -> dict[str, Any]:
+    """ImageUploaded as IntakeFunction announces it on the app bus."""
+    uploaded = PipelineEvent.new(
+        EventType.IMAGE_UPLOADED,
+        image_id=IMAGE,
+        producer="IntakeFunction",
+        event_id=f"{IMAGE}@{sequencer}",
+        occurred_at=moment,
+        data={"key": f"uploads/{IMAGE}.jpg", "version": sequencer, "sequencer": sequencer},
+    )
+    return _bus_event(uploaded)
+
+
+def _response(kind: EventType, at: datetime, upload: str = UPLOAD) -> dict[str, Any]:
+    return _bus_event(PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=upload, occurred_at=at))
 
 
 @pytest.fixture
@@ -115,7 +125,7 @@ def test_a_missing_response_ends_stalled_by_status_event_and_metric(
     capsys.readouterr()
     result = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, published))
     # Then it publishes ImageProcessingStalled naming what is missing...
-    assert result == {"stalled": [{"imageId": IMAGE, "missing": ["ImageAnalyzed"]}]}
+    assert result == {"stalled": [{"imageId": IMAGE, "missing": ["ImageAnalyzed"]}], "expired": []}
     (stall,) = published.published
     assert stall.type is EventType.IMAGE_PROCESSING_STALLED
     assert stall.data["missing"] == ["ImageAnalyzed"]
@@ -126,7 +136,10 @@ def test_a_missing_response_ends_stalled_by_status_event_and_metric(
     assert tracker(_bus_event(stall))["status"] == "STALLED"
     # A second sweep finds nothing new to report
     again = RecordingPublisher()
-    assert sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, again)) == {"stalled": []}
+    assert sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, again)) == {
+        "stalled": [],
+        "expired": [],
+    }
     # and the answer arriving late still completes the image
     assert tracker(_response(EventType.IMAGE_ANALYZED, datetime.now(UTC)))["status"] == "COMPLETE"
 
@@ -143,5 +156,70 @@ def test_the_sweeper_ignores_images_that_completed_in_time(
     result = sweeper.lambda_handler(
         load_event("schedule.json"), lambda_context, adapters=(DynamoImageLog(aws.ImagesTable), published)
     )
-    assert result == {"stalled": []}
+    assert result == {"stalled": [], "expired": []}
     assert published.published == []
+
+
+def test_overlapping_sweeps_report_and_count_a_stall_once(
+    tracker: Any, aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambda_context: object
+) -> None:
+    # Given an overdue upload, and two sweeps that both run before the tracker hears of the stall
+    tracker(_uploaded_at(datetime.now(UTC) - timedelta(seconds=5)))
+    sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
+    log, first, second = DynamoImageLog(aws.ImagesTable), RecordingPublisher(), RecordingPublisher()
+    one = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, first))
+    two = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, second))
+    # Then both may publish the verdict (same event id: the tracker records it once)...
+    assert [e.event_id for e in first.published] == [e.event_id for e in second.published] == [f"stalled:{UPLOAD}"]
+    # ...but only one sweep counts it
+    assert len(one["stalled"]) + len(two["stalled"]) == 1
+
+
+def test_the_sweeper_reads_every_page_of_overdue_images(
+    aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambda_context: object
+) -> None:
+    log = DynamoImageLog(aws.ImagesTable)
+    uploaded = datetime.now(UTC) - timedelta(seconds=30)
+    images = [f"{n:032x}" for n in range(130)]  # more than one 100-item page of the index
+    for image in images:
+        log.append(
+            PipelineEvent.new(
+                EventType.IMAGE_UPLOADED,
+                image_id=image,
+                producer="IntakeFunction",
+                event_id=f"{image}@01",
+                occurred_at=uploaded,
+                data={"sequencer": "01"},
+            )
+        )
+        log.set_deadline(image, uploaded + timedelta(seconds=2))
+    sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
+    published = RecordingPublisher()
+    result = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, published))
+    assert sorted(s["imageId"] for s in result["stalled"]) == images
+
+
+def test_an_upload_url_nobody_used_ends_expired(
+    tracker: Any, aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambda_context: object
+) -> None:
+    # Given an image whose upload window closed 5 s ago (grace: the 2 s stall timeout)
+    api = load_handler("ApiFunction", STALL_TIMEOUT_SECONDS="2", UPLOAD_URL_TTL_SECONDS="1")
+    created = api.lambda_handler(load_event("api-post-images.json"), lambda_context)
+    image_id = json.loads(created["body"])["imageId"]
+    log = DynamoImageLog(aws.ImagesTable)
+    assert log.overdue(datetime.now(UTC) + timedelta(seconds=5)) == [image_id]
+    # When the sweeper runs after the window and the grace
+    sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
+    published = RecordingPublisher()
+
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    with mock.patch.object(sweeper, "datetime", wraps=datetime) as clock:
+        clock.now.return_value = later
+        result = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, published))
+    # Then it announces UploadExpired, and once recorded the image is EXPIRED and closed
+    assert result["expired"] == [image_id]
+    (expired,) = published.published
+    assert expired.type is EventType.UPLOAD_EXPIRED
+    summary = tracker(_bus_event(expired))
+    assert summary["status"] == "EXPIRED"
+    assert log.overdue(later + timedelta(days=1)) == []

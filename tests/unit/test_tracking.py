@@ -11,7 +11,7 @@ from image_pipeline.tracking import PAIRINGS, ImageStatus, derive_state, trace
 IMAGE = "0123456789abcdef0123456789abcdef"
 T0 = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 TIMEOUT = timedelta(seconds=300)
-UPLOAD_ID = f"uploads/{IMAGE}.jpg#0001"
+UPLOAD_ID = f"{IMAGE}@0001"
 
 
 def event(
@@ -33,12 +33,14 @@ def event(
     )
 
 
-def requested() -> PipelineEvent:
-    return event(EventType.UPLOAD_REQUESTED, -2, causation=None)
+def requested(expires_in: float = 600) -> PipelineEvent:
+    expires = (T0 + timedelta(seconds=expires_in - 2)).isoformat()
+    return event(EventType.UPLOAD_REQUESTED, -2, causation=None, expiresAt=expires)
 
 
 def uploaded(upload_id: str = UPLOAD_ID, at: float = 0) -> PipelineEvent:
-    return event(EventType.IMAGE_UPLOADED, at, causation=None, event_id=upload_id)
+    sequencer = upload_id.rsplit("@", 1)[-1]
+    return event(EventType.IMAGE_UPLOADED, at, causation=None, event_id=upload_id, sequencer=sequencer)
 
 
 def responses(upload_id: str = UPLOAD_ID, start: float = 1) -> list[PipelineEvent]:
@@ -54,10 +56,17 @@ def test_the_pairing_map_declares_what_an_upload_expects() -> None:
     }
 
 
-def test_an_image_with_only_an_upload_request_is_pending() -> None:
-    state = derive_state([requested()], TIMEOUT)
+def test_an_image_with_only_an_upload_request_is_pending_until_the_window_and_grace_pass() -> None:
+    state = derive_state([requested(expires_in=600)], TIMEOUT)
     assert state.status is ImageStatus.PENDING
-    assert state.deadline is None
+    assert state.deadline == T0 + timedelta(seconds=598) + TIMEOUT
+
+
+def test_an_upload_window_nobody_used_ends_expired_and_a_late_upload_still_counts() -> None:
+    expired = event(EventType.UPLOAD_EXPIRED, 900, causation=requested().event_id)
+    state = derive_state([requested(), expired], TIMEOUT)
+    assert (state.status, state.reason_code, state.deadline) == (ImageStatus.EXPIRED, "upload_expired", None)
+    assert derive_state([requested(), expired, uploaded(at=901)], TIMEOUT).status is ImageStatus.PROCESSING
 
 
 def test_an_uploaded_image_is_processing_until_every_response_arrives() -> None:
@@ -119,12 +128,40 @@ def test_a_stall_names_the_missing_responses_and_a_late_response_still_completes
 
 
 def test_a_new_upload_of_the_same_image_is_tracked_as_a_new_request() -> None:
-    second = "uploads/0123456789abcdef0123456789abcdef.jpg#0002"
+    second = f"{IMAGE}@0002"
     events = [uploaded(), *responses(), uploaded(second, at=10)]
     state = derive_state(events, TIMEOUT)
     assert state.status is ImageStatus.PROCESSING
     assert state.current is not None
     assert state.current.request_id == second
+
+
+@pytest.mark.parametrize("arrival", list(itertools.permutations(range(4))))
+def test_the_latest_upload_by_s3_sequencer_is_described_whatever_the_arrival_order(arrival: tuple[int, ...]) -> None:
+    # Two uploads within the same second (EventBridge times have second precision on AWS)
+    first, second = f"{IMAGE}@00000660DE05D48F03", f"{IMAGE}@00000660DE05D48F0A"
+    pool = [uploaded(first, at=0.2), uploaded(second, at=0.1), *responses(first)[:1], *responses(second)]
+    state = derive_state([pool[i] for i in arrival] + pool[4:], TIMEOUT)
+    assert state.current is not None
+    assert state.current.request_id == second
+    assert state.status is ImageStatus.COMPLETE
+    assert {e.causation_id for e in state.responses().values()} == {second}
+
+
+def test_responses_to_an_upload_never_announced_do_not_hide_the_announced_one() -> None:
+    # e.g. a sample event invoked by hand with a made-up sequencer
+    stray = responses(f"{IMAGE}@FFFF", start=50)[:1]
+    state = derive_state([uploaded(), *responses(), *stray], TIMEOUT)
+    assert (state.status, state.current.request_id if state.current else None) == (ImageStatus.COMPLETE, UPLOAD_ID)
+
+
+def test_a_superseded_upload_waits_for_the_newer_one_then_steps_aside() -> None:
+    superseded = event(EventType.UPLOAD_SUPERSEDED, 1, message="replaced")
+    alone = derive_state([uploaded(), superseded, *responses()[:2]], TIMEOUT)
+    assert (alone.status, alone.reason_code) == (ImageStatus.PROCESSING, "superseded")
+    newer = f"{IMAGE}@0002"
+    state = derive_state([uploaded(), superseded, uploaded(newer, at=1), *responses(newer, start=2)], TIMEOUT)
+    assert state.status is ImageStatus.COMPLETE
 
 
 def test_the_trace_orders_events_and_ties_each_response_to_its_request() -> None:

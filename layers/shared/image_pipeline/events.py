@@ -27,6 +27,8 @@ class EventType(StrEnum):
     IMAGE_REJECTED = "ImageRejected"
     IMAGE_PROCESSING_FAILED = "ImageProcessingFailed"
     IMAGE_PROCESSING_STALLED = "ImageProcessingStalled"
+    UPLOAD_SUPERSEDED = "UploadSuperseded"  # a newer upload replaced the object before a job read it
+    UPLOAD_EXPIRED = "UploadExpired"  # the upload window closed with nothing uploaded
 
 
 class NotAPipelineEvent(ValueError):

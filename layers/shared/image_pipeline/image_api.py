@@ -1,6 +1,7 @@
-"""What the REST API does, free of HTTP: start an upload, describe an image, trace it."""
+"""What the REST API does, free of HTTP: start an upload, list, describe and trace images."""
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
@@ -10,9 +11,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.keys import EXTENSIONS, new_image_id, upload_key
+from image_pipeline.keys import EXTENSIONS, image_id_for_key, is_upload_key, new_image_id, upload_key
 from image_pipeline.ports import ImageLog, ImageRecord, ObjectStore, PresignedUpload
-from image_pipeline.tracking import PAIRINGS, derive_state, trace
+from image_pipeline.tracking import PAIRINGS, ImageState, derive_state, trace
 
 API_PRODUCER = "ApiFunction"
 
@@ -61,11 +62,17 @@ def create_image(
     store: ObjectStore,
     images: ImageLog,
     limits: UploadLimits,
+    stall_timeout: timedelta,
     now: datetime,
 ) -> CreatedImage:
-    """Register a new image and hand back a presigned POST that accepts only this upload."""
+    """Register a new image and hand back a presigned POST that accepts only this upload.
+
+    The image is open from now on: if nothing is uploaded before the POST expires (plus the stall
+    timeout's grace), the sweeper ends it EXPIRED.
+    """
     image_id = new_image_id()
     key = upload_key(image_id, request.content_type)
+    expires_at = now + timedelta(seconds=limits.expires_in)
     upload = store.presigned_upload(
         bucket=limits.bucket,
         key=key,
@@ -80,16 +87,23 @@ def create_image(
         content_type=request.content_type,
         upload_key=key,
         created_at=now,
+        origin="api",
     )
     requested = PipelineEvent.new(
         EventType.UPLOAD_REQUESTED,
         image_id=image_id,
         producer=API_PRODUCER,
         occurred_at=now,
-        data={"key": key, "contentType": request.content_type, "maxBytes": limits.max_bytes},
+        data={
+            "key": key,
+            "contentType": request.content_type,
+            "maxBytes": limits.max_bytes,
+            "expiresAt": expires_at.isoformat(),
+        },
     )
     images.create_image(record, requested)
-    return CreatedImage(image_id=image_id, upload=upload, expires_at=now + timedelta(seconds=limits.expires_in))
+    images.set_deadline(image_id, derive_state([requested], stall_timeout).deadline)
+    return CreatedImage(image_id=image_id, upload=upload, expires_at=expires_at)
 
 
 @dataclass(frozen=True)
@@ -102,7 +116,7 @@ class Downloads:
         return self.store.download_url(self.bucket, key, expires_in=self.expires_in)
 
 
-def _outputs(events: dict[EventType, PipelineEvent], downloads: Downloads) -> dict[str, dict[str, Any]]:
+def _outputs(events: Mapping[EventType, PipelineEvent], downloads: Downloads) -> dict[str, dict[str, Any]]:
     outputs: dict[str, dict[str, Any]] = {}
     for event in events.values():
         for output in event.data.get("outputs", []):
@@ -110,27 +124,49 @@ def _outputs(events: dict[EventType, PipelineEvent], downloads: Downloads) -> di
     return outputs
 
 
+def _upload(state: ImageState) -> dict[str, Any] | None:
+    """The upload the image's status, outputs and analysis all come from."""
+    uploaded = state.current.request if state.current else None
+    if uploaded is None:
+        return None
+    data = uploaded.data
+    return {
+        "key": data.get("key"),
+        "version": data.get("version"),
+        "size": data.get("size"),
+        "etag": data.get("etag"),
+        "contentType": data.get("contentType"),
+        "uploadedAt": uploaded.occurred_at.isoformat(),
+    }
+
+
 def describe_image(
     image_id: str, *, images: ImageLog, downloads: Downloads, stall_timeout: timedelta
 ) -> dict[str, Any] | None:
-    """The image's derived status, outputs (with download links) and analysis; None if unknown."""
+    """The image's derived status, outputs (with download links) and analysis; None if unknown.
+
+    Everything shown comes from one upload, the latest: its outputs, their links and its
+    analysis, never a mix of two uploads to the same key.
+    """
     record = images.get_image(image_id)
     events = images.events(image_id)
     if record is None and not events:
         return None
     state = derive_state(events, stall_timeout)
-    responses = dict(state.responses())
+    responses = state.responses()
     analysis = responses.get(EventType.IMAGE_ANALYZED)
-    uploaded = state.current.request if state.current else None
+    upload = _upload(state)
     return {
         "imageId": image_id,
         "status": state.status.value,
         "reason": state.reason,
         "reasonCode": state.reason_code,
         "filename": record.filename if record else None,
-        "contentType": record.content_type if record else None,
+        "contentType": (upload or {}).get("contentType") or (record.content_type if record else None),
+        "origin": record.origin if record else None,
         "createdAt": record.created_at.isoformat() if record else None,
-        "uploadedAt": uploaded.occurred_at.isoformat() if uploaded else None,
+        "uploadedAt": upload["uploadedAt"] if upload else None,
+        "upload": upload,
         "deadline": state.deadline.isoformat() if state.deadline else None,
         "missing": [m.value for m in state.missing],
         "outputs": _outputs(responses, downloads),
@@ -151,3 +187,41 @@ def image_trace(image_id: str, *, images: ImageLog, stall_timeout: timedelta) ->
         "expected": {req.value: sorted(r.value for r in resp) for req, resp in PAIRINGS.items()},
         "missing": [m.value for m in state.missing],
     }
+
+
+class ListQuery(BaseModel):
+    """Query string of ``GET /images``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2048)
+    key: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+def _summary(record: ImageRecord, images: ImageLog, stall_timeout: timedelta) -> dict[str, Any]:
+    state = derive_state(images.events(record.image_id), stall_timeout)
+    return {
+        "imageId": record.image_id,
+        "status": state.status.value,
+        "filename": record.filename,
+        "uploadKey": record.upload_key,
+        "origin": record.origin,
+        "createdAt": record.created_at.isoformat(),
+        "statusUrl": f"images/{record.image_id}",
+    }
+
+
+def list_images(query: ListQuery, *, images: ImageLog, stall_timeout: timedelta) -> dict[str, Any]:
+    """Images newest first, a page at a time; or, with ``key``, the image of that object key.
+
+    Raises ValueError for a key outside ``uploads/`` or a cursor this API did not issue.
+    """
+    if query.key is not None:
+        if not is_upload_key(query.key):
+            raise ValueError(f"key must name an object under uploads/, got {query.key!r}")
+        record = images.get_image(image_id_for_key(query.key))
+        found = [record] if record is not None else []
+        return {"images": [_summary(r, images, stall_timeout) for r in found], "nextCursor": None}
+    page = images.list_images(limit=query.limit, cursor=query.cursor)
+    return {"images": [_summary(r, images, stall_timeout) for r in page.images], "nextCursor": page.cursor}

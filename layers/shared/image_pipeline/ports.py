@@ -13,9 +13,23 @@ class ObjectMissing(LookupError):
     """The object is not (or no longer) in the bucket."""
 
 
+class ObjectChanged(LookupError):
+    """The object holds another version than the one asked for (it was overwritten since)."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     data: bytes
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What S3 says about an object without reading it."""
+
+    size: int
+    etag: str  # without quotes
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
 
@@ -30,8 +44,13 @@ class PresignedUpload:
 
 class ObjectStore(ABC):
     @abstractmethod
-    def get(self, bucket: str, key: str) -> StoredObject:
-        """The object's bytes; raises :class:`ObjectMissing` when there is none."""
+    def get(self, bucket: str, key: str, *, etag: str | None = None) -> StoredObject:
+        """The object's bytes. Raises :class:`ObjectMissing` when there is none, and
+        :class:`ObjectChanged` when ``etag`` is given and the object no longer has it."""
+
+    @abstractmethod
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        """The object's size, etag, type and metadata; raises :class:`ObjectMissing`."""
 
     @abstractmethod
     def put(self, bucket: str, key: str, data: bytes, *, content_type: str, metadata: Mapping[str, str]) -> None: ...
@@ -47,7 +66,8 @@ class ObjectStore(ABC):
         metadata: Mapping[str, str],
         expires_in: int,
     ) -> PresignedUpload:
-        """A POST policy that accepts exactly this key, content type, metadata and size range."""
+        """A POST policy that accepts exactly this key, content type, metadata and size range.
+        ``fields["policy"]`` is the base64 JSON policy document S3 checks."""
 
     @abstractmethod
     def download_url(self, bucket: str, key: str, *, expires_in: int) -> str: ...
@@ -61,13 +81,20 @@ class EventPublisher(ABC):
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """What the API knows about an image before any event: who asked for it and how."""
+    """What is known about an image before its events: how it came to be."""
 
     image_id: str
     filename: str
-    content_type: str
+    content_type: str | None
     upload_key: str
     created_at: datetime
+    origin: str = "api"  # "api" (POST /images) or "s3" (any other client writing under uploads/)
+
+
+@dataclass(frozen=True)
+class ImagePage:
+    images: list[ImageRecord]
+    cursor: str | None  # pass back to get the next page; None on the last one
 
 
 class ImageLog(ABC):
@@ -75,10 +102,18 @@ class ImageLog(ABC):
 
     @abstractmethod
     def create_image(self, record: ImageRecord, first_event: PipelineEvent) -> None:
-        """Store the record and its first event together."""
+        """Store a new record and its first event together."""
+
+    @abstractmethod
+    def ensure_image(self, record: ImageRecord) -> bool:
+        """Store the record unless the image has one already; True when it was stored."""
 
     @abstractmethod
     def get_image(self, image_id: str) -> ImageRecord | None: ...
+
+    @abstractmethod
+    def list_images(self, *, limit: int, cursor: str | None = None) -> ImagePage:
+        """Images newest first, a page at a time. Raises ValueError for a cursor it did not issue."""
 
     @abstractmethod
     def append(self, event: PipelineEvent) -> bool:
@@ -93,5 +128,10 @@ class ImageLog(ABC):
         """Mark the image open until ``deadline`` (None: no longer open)."""
 
     @abstractmethod
-    def overdue(self, now: datetime, limit: int = 100) -> list[str]:
-        """Ids of open images whose deadline is at or before ``now``."""
+    def overdue(self, now: datetime, limit: int = 1000) -> list[str]:
+        """Ids of open images whose deadline is at or before ``now`` (every page, up to ``limit``)."""
+
+    @abstractmethod
+    def claim(self, image_id: str, claim_id: str) -> bool:
+        """Claim an open image's overdue verdict once: True for the first caller with this
+        ``claim_id``, False for every later one (overlapping sweeps report a stall once)."""

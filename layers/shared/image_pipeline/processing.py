@@ -2,8 +2,11 @@
 
 The three image functions differ only in their :class:`Job`. Whatever happens, the tracker
 hears about it: the job's response event, ``ImageRejected`` (the image itself is bad: never
-retried) or ``ImageProcessingFailed`` (the upload vanished). Anything else raises, so Lambda
-retries it and, in the end, parks it in a DLQ.
+retried), ``ImageProcessingFailed`` (the upload vanished) or ``UploadSuperseded`` (a newer
+upload replaced the object before the job could read it: the job reads exactly the announced
+version, by its ETag, or nothing). Anything else raises, so Lambda retries it and, in the end,
+parks it in a DLQ. Outputs are stored per upload (``outputs/<imageId>/<version>/``), so two
+uploads to one key never mix their files.
 """
 
 import logging
@@ -23,7 +26,7 @@ from image_pipeline.imaging import (
     render,
 )
 from image_pipeline.keys import output_key
-from image_pipeline.ports import EventPublisher, ObjectMissing, ObjectStore
+from image_pipeline.ports import EventPublisher, ObjectChanged, ObjectMissing, ObjectStore, StoredObject
 from image_pipeline.uploads import UploadedObject
 
 log = logging.getLogger(__name__)
@@ -82,15 +85,26 @@ class UploadResponder:
             data=data,
         )
 
+    def _read(self, upload: UploadedObject) -> tuple[UploadedObject, StoredObject]:
+        try:
+            return upload, self.store.get(upload.bucket, upload.key, etag=upload.etag)
+        except ObjectMissing:
+            if (decoded := upload.with_decoded_key()) is None:
+                raise
+            return decoded, self.store.get(decoded.bucket, decoded.key, etag=decoded.etag)
+
     def _outcome(self, upload: UploadedObject, job: Job) -> PipelineEvent:
         try:
-            source = self.store.get(upload.bucket, upload.key)
+            upload, source = self._read(upload)
         except ObjectMissing as exc:
             return self._event(
                 upload,
                 EventType.IMAGE_PROCESSING_FAILED,
                 {"reason": "source_missing", "message": str(exc), "job": job.name},
             )
+        except ObjectChanged as exc:
+            log.info("upload %s was replaced before %s read it", upload.upload_id, job.name)
+            return self._event(upload, EventType.UPLOAD_SUPERSEDED, {"message": str(exc), "job": job.name})
         try:
             result = job.run(source.data, self.limits)
         except ImageRejected as exc:
@@ -107,7 +121,7 @@ class UploadResponder:
         return self._event(upload, job.response, data)
 
     def _store(self, upload: UploadedObject, rendition: Rendition) -> dict[str, Any]:
-        key = output_key(upload.image_id, rendition.name, rendition.extension)
+        key = output_key(upload.image_id, upload.version, rendition.name, rendition.extension)
         self.store.put(
             self.outputs_bucket,
             key,

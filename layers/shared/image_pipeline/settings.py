@@ -6,6 +6,7 @@ those variables on the function (a unit test holds both sides equal).
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,6 +34,18 @@ class Settings(BaseModel):
             raise SettingsError(f"{cls.__name__} cannot start: {problems}") from exc
 
 
+class _Tracking(Settings):
+    """Settings of the functions that derive image states (the stall deadline) and keep records."""
+
+    images_table: str
+    stall_timeout_seconds: int = Field(gt=0)
+    retention_days: int = Field(ge=0)  # 0: keep records forever
+
+    @property
+    def stall_timeout(self) -> timedelta:
+        return timedelta(seconds=self.stall_timeout_seconds)
+
+
 class ProcessorSettings(Settings):
     """The image functions that answer an upload (thumbnail, renditions, analysis)."""
 
@@ -45,22 +58,27 @@ class ProcessorSettings(Settings):
     max_animation_frames: int = Field(gt=0)
 
 
-class TrackerSettings(Settings):
-    images_table: str
-    stall_timeout_seconds: int = Field(gt=0)
+class IntakeSettings(Settings):
+    """IntakeFunction: registers every upload and announces it on the app bus."""
 
-
-class SweeperSettings(Settings):
     images_table: str
     app_bus_name: str
     event_source: str
-    stall_timeout_seconds: int = Field(gt=0)
+    retention_days: int = Field(ge=0)
 
 
-class ApiSettings(Settings):
+class TrackerSettings(_Tracking):
+    pass
+
+
+class SweeperSettings(_Tracking):
+    app_bus_name: str
+    event_source: str
+
+
+class ApiSettings(_Tracking):
     images_bucket: str
-    images_table: str
     max_upload_bytes: int = Field(gt=0)
     upload_url_ttl_seconds: int = Field(gt=0, le=900)
     download_url_ttl_seconds: int = Field(gt=0, le=604_800)
-    stall_timeout_seconds: int = Field(gt=0)
+    allowed_origin: str = Field(min_length=1)

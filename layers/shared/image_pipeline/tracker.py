@@ -1,14 +1,14 @@
-"""The tracker's two jobs: record each pipeline event against its image, and find stalls."""
+"""The tracker's two jobs: record each pipeline event against its image, and sweep overdue images
+(uploads whose responses never came: STALLED; upload URLs nobody used: EXPIRED)."""
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from image_pipeline.events import NotAPipelineEvent, PipelineEvent
+from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.ports import EventPublisher, ImageLog
-from image_pipeline.tracking import STALL, ImageState, ImageStatus, derive_state
-from image_pipeline.uploads import NotAnUploadEvent, parse_uploads
+from image_pipeline.tracking import STALL, UPLOAD_EXPIRED, UPLOAD_REQUESTED, ImageState, ImageStatus, derive_state
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +20,7 @@ class Recorded:
 
 
 def pipeline_event(event: dict[str, Any]) -> PipelineEvent:
-    """What the tracker hears: an app-bus event, or the S3 upload that starts it all.
-
-    Raises :class:`NotAPipelineEvent` for anything else (unknown types are logged and ignored).
-    """
-    if event.get("source") == "aws.s3":
-        try:
-            uploads = parse_uploads(event)
-        except NotAnUploadEvent as exc:
-            raise NotAPipelineEvent(str(exc)) from exc
-        if not uploads:
-            raise NotAPipelineEvent("S3 event for an object outside the uploads/ layout")
-        return uploads[0].uploaded_event()
+    """What the tracker hears: an app-bus event. Raises NotAPipelineEvent for anything else."""
     return PipelineEvent.from_eventbridge(event)
 
 
@@ -47,43 +36,75 @@ def record_event(event: PipelineEvent, images: ImageLog, stall_timeout: timedelt
     return Recorded(state=state, duplicate=not fresh)
 
 
-def sweep_stalled(
+@dataclass(frozen=True)
+class Swept:
+    stalled: list[PipelineEvent]
+    expired: list[PipelineEvent]
+
+
+def _verdict(
+    image_id: str, state: ImageState, events: list[PipelineEvent], now: datetime, producer: str
+) -> PipelineEvent | None:
+    """The event an overdue image deserves, if any (deterministic ids: a replay is a duplicate)."""
+    if state.status is ImageStatus.PENDING:
+        requested = next((e for e in reversed(events) if e.type is UPLOAD_REQUESTED), None)
+        if requested is None:
+            return None
+        return PipelineEvent.new(
+            UPLOAD_EXPIRED,
+            image_id=image_id,
+            producer=producer,
+            event_id=f"expired:{requested.event_id}",
+            causation_id=requested.event_id,
+            data={"expiresAt": requested.data.get("expiresAt"), "key": requested.data.get("key")},
+        )
+    if state.status is ImageStatus.PROCESSING and state.current is not None:
+        request = state.current
+        return PipelineEvent.new(
+            STALL,
+            image_id=image_id,
+            producer=producer,
+            event_id=f"stalled:{request.request_id}",
+            causation_id=request.request_id,
+            data={
+                "missing": [m.value for m in request.missing],
+                "deadline": state.deadline.isoformat() if state.deadline else None,
+                "waitedSeconds": round((now - request.started_at).total_seconds(), 3),
+            },
+        )
+    return None
+
+
+def sweep_overdue(
     images: ImageLog,
     publisher: EventPublisher,
     *,
     now: datetime,
     stall_timeout: timedelta,
     producer: str,
-) -> list[PipelineEvent]:
-    """Publish ImageProcessingStalled for every open image past its deadline.
+) -> Swept:
+    """Publish ImageProcessingStalled / UploadExpired for every open image past its deadline.
 
     The deadline index only nominates candidates: each is re-derived from its events first, so
-    an image completed a moment ago is never reported. The stall event's id is derived from the
-    request, so overlapping sweeps report a stall once.
+    an image completed a moment ago is never reported. Overlapping sweeps may both publish a
+    verdict (its id is deterministic, so the tracker records it once); only the sweep that claims
+    it after publishing returns it, so metrics count each verdict once.
     """
-    stalls = []
+    verdicts: list[PipelineEvent] = []
     for image_id in images.overdue(now):
-        state = derive_state(images.events(image_id), stall_timeout)
+        events = images.events(image_id)
+        state = derive_state(events, stall_timeout)
         overdue = state.deadline is not None and state.deadline <= now
-        if state.status is not ImageStatus.PROCESSING or not overdue or state.current is None:
+        verdict = _verdict(image_id, state, events, now, producer) if overdue else None
+        if verdict is None:
             images.set_deadline(image_id, state.deadline)  # a stale index entry: repair it
             continue
-        request = state.current
-        stalls.append(
-            PipelineEvent.new(
-                STALL,
-                image_id=image_id,
-                producer=producer,
-                event_id=f"stalled:{request.request_id}",
-                causation_id=request.request_id,
-                data={
-                    "missing": [m.value for m in request.missing],
-                    "deadline": state.deadline.isoformat() if state.deadline else None,
-                    "waitedSeconds": round((now - request.started_at).total_seconds(), 3),
-                },
-            )
-        )
-        log.warning("image %s stalled: no %s", image_id, ", ".join(request.missing))
-    if stalls:
-        publisher.publish(stalls)
-    return stalls
+        verdicts.append(verdict)
+        log.warning("image %s: %s (%s)", image_id, verdict.type, ", ".join(state.missing) or "no upload")
+    if verdicts:
+        publisher.publish(verdicts)
+    claimed = [v for v in verdicts if images.claim(v.image_id, v.event_id)]
+    return Swept(
+        stalled=[v for v in claimed if v.type is EventType.IMAGE_PROCESSING_STALLED],
+        expired=[v for v in claimed if v.type is EventType.UPLOAD_EXPIRED],
+    )

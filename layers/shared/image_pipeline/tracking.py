@@ -18,6 +18,7 @@ from image_pipeline.events import EventType, PipelineEvent
 
 class ImageStatus(StrEnum):
     PENDING = "PENDING"  # upload URL issued, nothing uploaded yet
+    EXPIRED = "EXPIRED"  # the upload window closed with nothing uploaded
     PROCESSING = "PROCESSING"  # uploaded; responses still due
     COMPLETE = "COMPLETE"  # every expected response arrived
     REJECTED = "REJECTED"  # the image itself is unacceptable (reason given); never retried
@@ -38,6 +39,11 @@ CLOSING: Mapping[EventType, ImageStatus] = {
 }
 # raised by the sweeper when a request outlives its deadline; a late response still completes it
 STALL = EventType.IMAGE_PROCESSING_STALLED
+# a job found the object already replaced by a newer upload: that upload's own request takes over
+SUPERSEDED = EventType.UPLOAD_SUPERSEDED
+# before any upload: the API's request for one, and the sweeper's verdict when none came in time
+UPLOAD_REQUESTED = EventType.UPLOAD_REQUESTED
+UPLOAD_EXPIRED = EventType.UPLOAD_EXPIRED
 
 
 def _request_type_expecting(response: EventType) -> EventType | None:
@@ -58,6 +64,7 @@ class RequestState:
     responses: Mapping[EventType, PipelineEvent]
     closing: PipelineEvent | None
     stall: PipelineEvent | None
+    superseded: PipelineEvent | None = None
 
     @property
     def expected(self) -> frozenset[EventType]:
@@ -72,6 +79,17 @@ class RequestState:
         if self.request is not None:
             return self.request.occurred_at
         return min(e.occurred_at for e in self.responses.values())
+
+    @property
+    def recency(self) -> tuple[int, datetime, int, str]:
+        """Orders an image's requests, latest last. Requests seen only through their responses (a
+        hand-made or replayed event) never outrank an announced one; uploads of one object are
+        ordered by S3's sequencer, since event times have only second precision on AWS."""
+        if self.request is None:
+            return (0, self.started_at, 0, self.request_id)
+        sequencer = str(self.request.data.get("sequencer") or "")
+        order = int(sequencer, 16) if sequencer and all(c in "0123456789abcdefABCDEF" for c in sequencer) else 0
+        return (1, self.request.occurred_at.replace(microsecond=0), order, self.request_id)
 
 
 @dataclass(frozen=True)
@@ -113,8 +131,24 @@ def _requests(events: list[PipelineEvent]) -> dict[str, RequestState]:
             responses={e.type: e for e in reversed(group) if e.type in PAIRINGS[request_type]},
             closing=next((e for e in group if e.type in CLOSING), None),
             stall=next((e for e in group if e.type is STALL), None),
+            superseded=next((e for e in group if e.type is SUPERSEDED), None),
         )
     return states
+
+
+def _before_any_upload(events: list[PipelineEvent], stall_timeout: timedelta) -> ImageState:
+    """PENDING while the upload window (plus the stall timeout's grace) is open, then EXPIRED."""
+    requested = [e for e in events if e.type is UPLOAD_REQUESTED]
+    if any(e.type is UPLOAD_EXPIRED for e in events):
+        return ImageState(
+            status=ImageStatus.EXPIRED,
+            current=None,
+            reason="nothing was uploaded before the upload URL expired",
+            reason_code="upload_expired",
+        )
+    expires = requested[-1].data.get("expiresAt") if requested else None
+    deadline = datetime.fromisoformat(expires) + stall_timeout if expires else None
+    return ImageState(status=ImageStatus.PENDING, current=None, deadline=deadline)
 
 
 def derive_state(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> ImageState:
@@ -122,8 +156,8 @@ def derive_state(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> I
     ordered = _chronological(events)
     requests = _requests(ordered)
     if not requests:
-        return ImageState(status=ImageStatus.PENDING, current=None)
-    current = max(requests.values(), key=lambda r: (r.started_at, r.request_id))
+        return _before_any_upload(ordered, stall_timeout)
+    current = max(requests.values(), key=lambda r: r.recency)
     if current.closing is not None:
         data = current.closing.data
         return ImageState(
@@ -139,7 +173,16 @@ def derive_state(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> I
         return ImageState(
             status=ImageStatus.STALLED, current=current, reason=f"no {missing} in time", reason_code="stalled"
         )
-    return ImageState(status=ImageStatus.PROCESSING, current=current, deadline=current.started_at + stall_timeout)
+    deadline = current.started_at + stall_timeout
+    if current.superseded is not None:  # the newer upload's announcement is on its way
+        return ImageState(
+            status=ImageStatus.PROCESSING,
+            current=current,
+            reason="the object was replaced by a newer upload",
+            reason_code="superseded",
+            deadline=deadline,
+        )
+    return ImageState(status=ImageStatus.PROCESSING, current=current, deadline=deadline)
 
 
 @dataclass(frozen=True)

@@ -1,57 +1,72 @@
-"""An uploaded object, read from either S3 event shape, and the ImageUploaded event it stands for.
+"""Uploaded objects, read from either S3 event shape.
 
-S3 reaches the image functions in two shapes: EventBridge ``Object Created`` (what the
-ImageUploaded rule delivers; also the body of each RenditionQueue message) and the classic S3
-notification (``Records[].s3``, what ``sam local generate-event s3 put`` makes). Both become
-the same :class:`UploadedObject`.
+S3 reaches the pipeline in two shapes: EventBridge ``Object Created`` (what the ImageUploaded
+rule delivers; also the body of each RenditionQueue message) and the classic S3 notification
+(``Records[].s3``, what ``sam local generate-event s3 put`` makes). Both become the same
+:class:`UploadedObject`. Other S3 events (deletions, keys outside ``uploads/``) are
+:class:`Ignored` with a reason; anything that is not an S3 event at all is
+:class:`~image_pipeline.event_shapes.UnsupportedEvent`.
 """
 
-import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
 from pydantic import BaseModel, ConfigDict
 
-from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.keys import NotAnUploadKey, image_id_from_upload_key
+from image_pipeline.event_shapes import UnsupportedEvent
+from image_pipeline.keys import image_id_for_key, is_upload_key, upload_version
 
-S3_PRODUCER = "aws.s3"
-
-log = logging.getLogger(__name__)
-
-
-class NotAnUploadEvent(ValueError):
-    """The event is neither an S3 ``Object Created`` event nor an S3 notification."""
+S3_EVENTS = "S3 'Object Created' events (EventBridge, or an S3 notification)"
 
 
 class UploadedObject(BaseModel):
-    """One version of an uploaded object: the identity every image function is idempotent on."""
+    """One upload: one version of an object, the identity every image function is idempotent on."""
 
     model_config = ConfigDict(frozen=True)
 
-    image_id: str
     bucket: str
     key: str
     sequencer: str
     size: int | None = None
     etag: str | None = None
     uploaded_at: datetime
+    # EventBridge's S3 key encoding is not documented (Powertools URL-decodes it, the local engine
+    # sends it raw): when decoding changes the key, the decoded one is tried if the raw one is missing.
+    decoded_key: str | None = None
+
+    @property
+    def image_id(self) -> str:
+        return image_id_for_key(self.key)
+
+    @property
+    def version(self) -> str:
+        return upload_version(self.sequencer)
 
     @property
     def upload_id(self) -> str:
-        """Names this upload (object + version): every response event's ``causationId``."""
-        return f"{self.key}#{self.sequencer}"
+        """Names this upload: the ImageUploaded event's id and every response's ``causationId``."""
+        return f"{self.image_id}@{self.version}"
 
-    def uploaded_event(self) -> PipelineEvent:
-        return PipelineEvent.new(
-            EventType.IMAGE_UPLOADED,
-            image_id=self.image_id,
-            producer=S3_PRODUCER,
-            event_id=self.upload_id,
-            occurred_at=self.uploaded_at,
-            data={"bucket": self.bucket, "key": self.key, "size": self.size, "etag": self.etag},
-        )
+    def with_decoded_key(self) -> "UploadedObject | None":
+        if self.decoded_key is None:
+            return None
+        return self.model_copy(update={"key": self.decoded_key, "decoded_key": None})
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An S3 event the pipeline has nothing to do for, and why."""
+
+    key: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Announced:
+    uploads: list[UploadedObject]
+    ignored: list[Ignored]
 
 
 def _parse_time(value: str | None) -> datetime:
@@ -60,60 +75,70 @@ def _parse_time(value: str | None) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _upload(
-    *, bucket: str, key: str, sequencer: str, size: int | None, etag: str | None, time: str | None
-) -> UploadedObject | None:
-    try:
-        image_id = image_id_from_upload_key(key)
-    except NotAnUploadKey as exc:
-        # Not an object this pipeline issued (e.g. dropped in by hand): nothing to answer.
-        log.warning("ignoring s3://%s/%s: %s", bucket, key, exc)
-        return None
+def _clean_etag(value: Any) -> str | None:
+    return str(value).strip('"') or None if value else None
+
+
+def _created(bucket: str, obj: dict[str, Any], time: str | None, *, key: str, may_be_encoded: bool) -> UploadedObject:
+    decoded = unquote_plus(key)
     return UploadedObject(
-        image_id=image_id,
         bucket=bucket,
         key=key,
-        sequencer=sequencer,
-        size=size,
-        etag=etag,
+        sequencer=str(obj.get("sequencer") or "0"),
+        size=obj.get("size"),
+        etag=_clean_etag(obj.get("etag") or obj.get("eTag")),
         uploaded_at=_parse_time(time),
+        decoded_key=decoded if may_be_encoded and decoded != key else None,
     )
 
 
-def _announced(event: dict[str, Any]) -> list[UploadedObject | None]:
-    if event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created":
-        bridge = S3EventBridgeNotificationEvent(event)
-        obj = bridge.detail.object
-        return [
-            _upload(
-                bucket=bridge.detail.bucket.name,
-                key=obj.key,
-                sequencer=obj.sequencer,
-                size=obj.size,
-                etag=obj.etag,
-                time=bridge.time,
-            )
-        ]
-    if isinstance(event.get("Records"), list):
-        return [
-            # Powertools URL-decodes the classic notification's key.
-            _upload(
-                bucket=r.s3.bucket.name,
-                key=r.s3.get_object.key,
-                sequencer=r.s3.get_object.sequencer,
-                size=r.s3.get_object.size,
-                etag=r.s3.get_object.etag,
-                time=r.event_time,
-            )
-            for r in S3Event(event).records
-            if r.event_name.startswith("ObjectCreated:")
-        ]
-    raise NotAnUploadEvent("expected an S3 'Object Created' EventBridge event or an S3 notification")
+def _ignored(*, created: bool, what: str, bucket: str, key: str) -> Ignored | None:
+    if not created:
+        return Ignored(key, f"{what} is not an upload")
+    if not is_upload_key(key):
+        return Ignored(key, f"s3://{bucket}/{key} is outside uploads/")
+    return None
 
 
-def parse_uploads(event: dict[str, Any]) -> list[UploadedObject]:
-    """The pipeline's uploads an S3 event announces, whichever of the two shapes it has."""
+def _from_eventbridge(event: dict[str, Any]) -> Announced:
+    detail = event["detail"]
+    bucket, obj = detail["bucket"]["name"], detail["object"]
+    key, kind = str(obj["key"]), str(event["detail-type"])
+    if ignored := _ignored(created=kind == "Object Created", what=f"'{kind}'", bucket=bucket, key=key):
+        return Announced([], [ignored])
+    return Announced([_created(bucket, obj, event.get("time"), key=key, may_be_encoded=True)], [])
+
+
+def _from_notification(event: dict[str, Any]) -> Announced:
+    uploads, ignored = [], []
+    for record in event["Records"]:
+        s3, name = record["s3"], str(record.get("eventName", ""))
+        bucket, obj = s3["bucket"]["name"], s3["object"]
+        key = unquote_plus(str(obj["key"]))  # S3 notifications URL-encode keys ("my+photo.jpg")
+        if skip := _ignored(created=name.startswith("ObjectCreated:"), what=f"'{name}'", bucket=bucket, key=key):
+            ignored.append(skip)
+        else:
+            uploads.append(_created(bucket, obj, record.get("eventTime"), key=key, may_be_encoded=False))
+    return Announced(uploads, ignored)
+
+
+def _is_notification(event: dict[str, Any]) -> bool:
+    records = event.get("Records")
+    return isinstance(records, list) and bool(records) and all(isinstance(r, dict) and "s3" in r for r in records)
+
+
+def parse_uploads(event: Any, *, function: str) -> Announced:
+    """The uploads an S3 event announces (and what it announces that is not one).
+
+    Raises :class:`UnsupportedEvent` naming ``function`` for anything but an S3 event.
+    """
+    if not isinstance(event, dict):
+        raise UnsupportedEvent(function, S3_EVENTS, event)
     try:
-        return [upload for upload in _announced(event) if upload is not None]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise NotAnUploadEvent(f"malformed S3 event: {exc!r}") from exc
+        if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
+            return _from_eventbridge(event)
+        if _is_notification(event):
+            return _from_notification(event)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise UnsupportedEvent(function, S3_EVENTS, event, problem=f"malformed: {exc!r}") from exc
+    raise UnsupportedEvent(function, S3_EVENTS, event)

@@ -7,12 +7,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from image_pipeline.ports import ObjectMissing, ObjectStore, PresignedUpload, StoredObject
+from image_pipeline.ports import ObjectChanged, ObjectInfo, ObjectMissing, ObjectStore, PresignedUpload, StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+# On AWS a missing key answers 404 only to a role that may s3:ListBucket (else 403): the
+# functions that read uploads are granted it, scoped to uploads/.
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+_CHANGED = frozenset({"PreconditionFailed", "412"})
 
 
 class S3ObjectStore(ObjectStore):
@@ -20,15 +23,38 @@ class S3ObjectStore(ObjectStore):
         # SigV4 everywhere: presigned URLs are then valid in every region.
         self._s3 = client or boto3.client("s3", config=Config(signature_version="s3v4"))
 
-    def get(self, bucket: str, key: str) -> StoredObject:
+    def get(self, bucket: str, key: str, *, etag: str | None = None) -> StoredObject:
+        # IfMatch: read exactly the version an event announced, or learn that it was replaced.
         try:
-            response = self._s3.get_object(Bucket=bucket, Key=key)
+            if etag:
+                response = self._s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')
+            else:
+                response = self._s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _MISSING:
+                raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from exc
+            if code in _CHANGED:
+                raise ObjectChanged(
+                    f"s3://{bucket}/{key} no longer has ETag {etag}: a newer upload replaced it"
+                ) from exc
+            raise
+        return StoredObject(
+            data=response["Body"].read(),
+            content_type=response.get("ContentType"),
+            metadata=response.get("Metadata", {}),
+        )
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        try:
+            response = self._s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:
                 raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from exc
             raise
-        return StoredObject(
-            data=response["Body"].read(),
+        return ObjectInfo(
+            size=int(response["ContentLength"]),
+            etag=str(response["ETag"]).strip('"'),
             content_type=response.get("ContentType"),
             metadata=response.get("Metadata", {}),
         )
