@@ -85,6 +85,7 @@ build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this m
 
 deploy-local: up build-local ## Deploy template.yaml to the local engine with sam deploy
 	$(LOCAL_AWS) $(SAM) deploy --config-env local --parameter-overrides $(LOCAL_PARAMS)
+	@$(LOCAL_AWS) $(PY) -m tools.local_api  # what the engine drops from SAM's API definition
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
 	@$(LOCAL_AWS) $(PY) -m tools.stack env

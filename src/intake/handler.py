@@ -10,7 +10,6 @@ from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.eventbridge import EventBridgePublisher
 from image_pipeline.aws.observability import function_logger
 from image_pipeline.aws.s3 import S3ObjectStore
-from image_pipeline.aws.upload_jobs import log_ignored
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.intake import INTAKE_PRODUCER, Intake
 from image_pipeline.settings import IntakeSettings
@@ -38,7 +37,7 @@ def lambda_handler(event: Any, context: LambdaContext, intake: Intake | None = N
     except UnsupportedEvent as exc:
         logger.error(str(exc))
         return exc.result()
-    ignored = log_ignored(logger, announced)
+    ignored = announced.report_ignored()
     registered = []
     for upload in announced.uploads:
         logger.set_correlation_id(upload.image_id)

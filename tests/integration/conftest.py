@@ -38,13 +38,20 @@ def engine() -> Iterator[LocalEngine]:
 
 
 @pytest.fixture(scope="session")
-def stack(engine: LocalEngine) -> Iterator[Stack]:
+def web_origin() -> str:
+    """The browser origin the test stack allows (CORS); the browser test serves its page there."""
+    return f"http://127.0.0.1:{_free_port()}"
+
+
+@pytest.fixture(scope="session")
+def stack(engine: LocalEngine, web_origin: str) -> Iterator[Stack]:
     """The template deployed exactly as `make deploy-local` deploys it."""
     env = {
         **os.environ,
         **engine.client_env(),
         "PORT": str(engine.port),
         "STALL_TIMEOUT_SECONDS": str(STALL_TIMEOUT_SECONDS),
+        "ALLOWED_ORIGIN": web_origin,
     }
     deployed = subprocess.run(
         ["make", "-s", "deploy-local"], cwd=ROOT, env=env, capture_output=True, text=True, check=False

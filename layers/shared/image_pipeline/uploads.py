@@ -8,6 +8,7 @@ rule delivers; also the body of each RenditionQueue message) and the classic S3 
 :class:`~image_pipeline.event_shapes.UnsupportedEvent`.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,8 @@ from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.keys import image_id_for_key, is_upload_key, upload_version
 
 S3_EVENTS = "S3 'Object Created' events (EventBridge, or an S3 notification)"
+
+log = logging.getLogger(__name__)
 
 
 class UploadedObject(BaseModel):
@@ -67,6 +70,12 @@ class Ignored:
 class Announced:
     uploads: list[UploadedObject]
     ignored: list[Ignored]
+
+    def report_ignored(self) -> list[dict[str, str | None]]:
+        """One log line per S3 event there is nothing to do for; the same, as a result."""
+        for ignored in self.ignored:
+            log.info("ignored: %s", ignored.reason, extra={"key": ignored.key})
+        return [{"key": i.key, "reason": i.reason} for i in self.ignored]
 
 
 def _parse_time(value: str | None) -> datetime:

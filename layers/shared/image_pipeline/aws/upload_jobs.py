@@ -14,7 +14,7 @@ from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.imaging import ImageLimits
 from image_pipeline.processing import Job, UploadResponder
 from image_pipeline.settings import ProcessorSettings
-from image_pipeline.uploads import Announced, UploadedObject, parse_uploads
+from image_pipeline.uploads import UploadedObject, parse_uploads
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,22 +62,16 @@ class IdempotentJob:
         return self._respond(upload=upload, responder=responder)
 
 
-def log_ignored(logger: Logger, announced: Announced) -> list[dict[str, str | None]]:
-    """One log line per S3 event the pipeline has nothing to do for; the same, as a result."""
-    for ignored in announced.ignored:
-        logger.info("ignored: %s", ignored.reason, extra={"key": ignored.key})
-    return [{"key": i.key, "reason": i.reason} for i in announced.ignored]
-
-
 def answer_uploads(
     event: Any, function: str, job: IdempotentJob, responder: UploadResponder, logger: Logger
 ) -> dict[str, Any]:
     """Run ``job`` once for every upload ``event`` announces (raises UnsupportedEvent for
     anything but an S3 event)."""
     announced = parse_uploads(event, function=function)
-    ignored = log_ignored(logger, announced)
+    ignored = announced.report_ignored()
     results = []
     for upload in announced.uploads:
         logger.set_correlation_id(upload.image_id)
+        logger.info("answering upload %s", upload.upload_id, extra={"key": upload.key})
         results.append(job(upload, responder))
     return {"results": results, "ignored": ignored}
