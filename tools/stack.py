@@ -54,7 +54,12 @@ class Stack:
         return str(resource["StackResourceDetail"]["PhysicalResourceId"])
 
     def client_env(self) -> dict[str, str]:
-        return {"STACK_NAME": self.name, "API_URL": self.api_url, "API_KEY": self.api_key}
+        return {
+            "STACK_NAME": self.name,
+            "API_URL": self.api_url,
+            "API_KEY": self.api_key,
+            "IMAGES_BUCKET": self.outputs["ImagesBucketName"],
+        }
 
 
 def local_stack(engine: LocalEngine | None = None) -> Stack:

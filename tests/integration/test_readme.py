@@ -1,0 +1,111 @@
+"""Every command block of the README runs against the local stack, in order, as a reader would
+type it: a README example that fails is a failing test, not a support ticket.
+
+Each command is either run here (with the local stack's values substituted where the README names
+an AWS stack) or listed in NOT_RUN_HERE with where it is exercised instead; a new command in the
+README that is neither fails the test."""
+
+import json
+import os
+import re
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import STALL_TIMEOUT_SECONDS
+from tests.template import ROOT
+from tools.engine import LocalEngine
+from tools.stack import Stack
+
+README = ROOT / "README.md"
+# command (its start) -> why this test does not run it, and where it is exercised
+NOT_RUN_HERE = {
+    "make test": "this suite is `make test`",
+    "make deploy ": "deploys to AWS with your credentials (the deploy workflow and guided-deploy test cover it)",
+    "make lint": ".ci/run runs it before `make test`",
+    "make bench": "a benchmark of minutes; tests/unit/imaging/test_bench_smoke.py runs its cases",
+    "make format": "rewrites files",
+    "make clean": "deletes the venvs this suite runs in",
+}
+
+
+def commands() -> list[str]:
+    """The README's shell commands, in order: continuation lines joined, comment lines dropped."""
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", README.read_text(), re.DOTALL):
+        logical = ""
+        for line in block.splitlines():
+            logical += line[:-1] + " " if line.endswith("\\") else line
+            if line.endswith("\\"):
+                continue
+            if logical.strip() and not logical.lstrip().startswith("#"):
+                found.append(logical.strip())
+            logical = ""
+    return found
+
+
+def _skipped(command: str) -> bool:
+    return any(command.startswith(prefix) for prefix in NOT_RUN_HERE)
+
+
+def _substituted(command: str, stack: Stack) -> str:
+    """The README's AWS stack name is the local one here."""
+    return command.replace("--stack-name image-pipeline ", f"--stack-name {stack.name} ")
+
+
+@pytest.fixture(scope="module")
+def transcript(engine: LocalEngine, stack: Stack, web_origin: str) -> dict[str, str]:
+    """Run every command in one shell session; what each one printed."""
+    runnable = [c for c in commands() if not _skipped(c)]
+    script = ["set -euo pipefail"]
+    for index, command in enumerate(runnable):
+        script += [f"printf '\\n@@@ {index}\\n'", _substituted(command, stack)]
+    env = {
+        **os.environ,
+        **engine.client_env(),
+        "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",  # the AWS CLI make installs
+        "PORT": str(engine.port),
+        # the same parameters the test stack was deployed with: `make run` changes nothing
+        "STALL_TIMEOUT_SECONDS": str(STALL_TIMEOUT_SECONDS),
+        "ALLOWED_ORIGIN": web_origin,
+    }
+    done = subprocess.run(
+        ["bash", "-c", "\n".join(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    outputs = re.split(r"^@@@ (\d+)\n", done.stdout, flags=re.MULTILINE)[1:]
+    return {runnable[int(index)]: text for index, text in zip(outputs[::2], outputs[1::2], strict=True)}
+
+
+def _json(text: str) -> Any:
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def test_every_readme_command_is_run_here_or_says_where_it_is_exercised(transcript: dict[str, str]) -> None:
+    assert set(transcript) | {c for c in commands() if _skipped(c)} == set(commands())
+    assert {c for c in commands() if _skipped(c)}, "the two commands are listed"
+
+
+def test_the_readme_api_walkthrough_answers_as_documented(transcript: dict[str, str], stack: Stack) -> None:
+    by_start = {command.split(" -H")[0]: output for command, output in transcript.items()}
+    image = _json(by_start['curl -s "$API_URL/images/$IMAGE_ID"'])
+    assert image["status"] == "COMPLETE"
+    assert image["filename"] == "holiday.jpg"
+    assert image["outputs"]["thumbnail"]["url"]
+    trace = _json(by_start['curl -s "$API_URL/images/$IMAGE_ID/trace"'])
+    assert [e["type"] for e in trace["events"]][:2] == ["UploadRequested", "ImageUploaded"]
+    newest = _json(by_start['curl -s "$API_URL/images?limit=5"'])
+    assert image["imageId"] in [i["imageId"] for i in newest["images"]]
+    copied = _json(by_start['curl -s -G "$API_URL/images" --data-urlencode "key=uploads/my rocket.webp"'])
+    (rocket,) = copied["images"]
+    assert (rocket["filename"], rocket["origin"], rocket["status"]) == ("my rocket.webp", "s3", "COMPLETE")
+
+
+def test_the_readme_commands_for_the_key_the_engine_and_the_run_work(transcript: dict[str, str], stack: Stack) -> None:
+    key = next(output for command, output in transcript.items() if command.startswith("aws apigateway get-api-key"))
+    assert key.strip() == stack.api_key
+    run = next(output for command, output in transcript.items() if command.startswith("make run"))
+    assert "Every image was processed or rejected with a reason: 4 COMPLETE" in run
+    invoked = next(output for command, output in transcript.items() if command.startswith("make invoke"))
+    assert '"type": "ThumbnailCreated"' in invoked
