@@ -1,0 +1,65 @@
+"""A burst like a busy client page: 40 images uploaded at once, each client polling its status
+once a second. Every API answer is a 2xx (no time limits asserted: speed lives in make bench/load)."""
+
+import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from PIL import Image
+
+from tools.client import FINAL_STATUSES, ApiError, PipelineClient
+
+IMAGES = 40
+
+
+def _photo(n: int) -> bytes:
+    image = Image.linear_gradient("L").resize((1200, 800)).convert("RGB")
+    image.paste((n * 6 % 256, 120, 200), (n * 20, 100, n * 20 + 200, 300))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class Recorder(PipelineClient):
+    """The pipeline client, remembering the status of every API answer."""
+
+    statuses: list[int]
+
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        try:
+            status, payload = super()._request(method, path, body)
+        except ApiError as error:
+            with self.lock:
+                self.statuses.append(error.status)
+            raise
+        with self.lock:
+            self.statuses.append(status)
+        return status, payload
+
+    lock = threading.Lock()
+
+
+def test_forty_concurrent_uploads_with_clients_polling_every_second_get_no_5xx(client: PipelineClient) -> None:
+    # A hang detector, not a speed limit: the engine, unlike API Gateway, does not cut a request at 29 s.
+    recorder = Recorder(client.api_url, client.api_key, timeout=300)
+    recorder.statuses = []
+
+    def one(n: int) -> str:
+        created = recorder.create_image(f"burst-{n}.jpg", "image/jpeg")
+        recorder.upload(created, _photo(n), f"burst-{n}.jpg", "image/jpeg")
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            status = str(recorder.get_image(created["imageId"])["status"])
+            if status in FINAL_STATUSES:
+                return status
+            time.sleep(1)
+        return "TIMED OUT"
+
+    with ThreadPoolExecutor(max_workers=IMAGES) as pool:
+        finals = list(pool.map(one, range(IMAGES)))
+    assert finals == ["COMPLETE"] * IMAGES
+    server_errors = [s for s in recorder.statuses if s >= 500]
+    assert server_errors == [], f"{len(server_errors)} of {len(recorder.statuses)} API answers were 5xx"
+    assert len(recorder.statuses) >= 3 * IMAGES  # create, and at least two polls each
