@@ -27,6 +27,10 @@ class EventType(StrEnum):
     IMAGE_REJECTED = "ImageRejected"
     IMAGE_PROCESSING_FAILED = "ImageProcessingFailed"
     IMAGE_PROCESSING_STALLED = "ImageProcessingStalled"
+    EDIT_REQUESTED = "EditRequested"
+    EDIT_COMPLETED = "EditCompleted"
+    EDIT_REJECTED = "EditRejected"
+    EDIT_FAILED = "EditFailed"
 
 
 class NotAPipelineEvent(ValueError):

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from image_pipeline.edits import EditWorkflowInput
 from image_pipeline.events import PipelineEvent
 
 
@@ -95,3 +96,17 @@ class ImageLog(ABC):
     @abstractmethod
     def overdue(self, now: datetime, limit: int = 100) -> list[str]:
         """Ids of open images whose deadline is at or before ``now``."""
+
+
+@dataclass(frozen=True)
+class StartedEdit:
+    execution_id: str  # the workflow execution running (or that ran) the edit
+    started: bool  # False when this edit had been started before: nothing new was started
+
+
+class EditStarter(ABC):
+    """Starts the EditWorkflow for an edit, at most once per edit id."""
+
+    @abstractmethod
+    def start(self, edit: EditWorkflowInput) -> StartedEdit:
+        """Start the edit's workflow; starting the same edit again starts nothing."""

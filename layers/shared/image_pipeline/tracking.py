@@ -30,11 +30,14 @@ PAIRINGS: Mapping[EventType, frozenset[EventType]] = {
     EventType.IMAGE_UPLOADED: frozenset(
         {EventType.THUMBNAIL_CREATED, EventType.RENDITIONS_CREATED, EventType.IMAGE_ANALYZED}
     ),
+    EventType.EDIT_REQUESTED: frozenset({EventType.EDIT_COMPLETED}),
 }
 # events that close a request whatever is still missing
 CLOSING: Mapping[EventType, ImageStatus] = {
     EventType.IMAGE_REJECTED: ImageStatus.REJECTED,
     EventType.IMAGE_PROCESSING_FAILED: ImageStatus.FAILED,
+    EventType.EDIT_REJECTED: ImageStatus.REJECTED,
+    EventType.EDIT_FAILED: ImageStatus.FAILED,
 }
 # raised by the sweeper when a request outlives its deadline; a late response still completes it
 STALL = EventType.IMAGE_PROCESSING_STALLED
