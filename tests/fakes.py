@@ -4,8 +4,10 @@ as the AWS adapters (tests/unit/test_ports_contract.py), so they cannot drift.""
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from image_pipeline.edits import EditWorkflowInput
 from image_pipeline.events import PipelineEvent
 from image_pipeline.ports import (
+    EditStarter,
     EventPublisher,
     ImageLog,
     ImageRecord,
@@ -97,3 +99,18 @@ class InMemoryImageLog(ImageLog):
 
     def overdue(self, now: datetime, limit: int = 100) -> list[str]:
         return sorted(i for i, d in self.deadlines.items() if d <= now)[:limit]
+
+
+class RecordingEditStarter(EditStarter):
+    """Starts nothing; remembers each edit once, as a workflow named by the edit id would."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, EditWorkflowInput] = {}  # by execution id
+
+    def start(self, edit: EditWorkflowInput) -> str:
+        execution_id = f"fake-execution:{edit.edit_id}"
+        self.started.setdefault(execution_id, edit)
+        return execution_id
+
+    def executions(self) -> list[str]:
+        return sorted(self.started)

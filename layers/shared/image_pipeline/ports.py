@@ -98,15 +98,10 @@ class ImageLog(ABC):
         """Ids of open images whose deadline is at or before ``now``."""
 
 
-@dataclass(frozen=True)
-class StartedEdit:
-    execution_id: str  # the workflow execution running (or that ran) the edit
-    started: bool  # False when this edit had been started before: nothing new was started
-
-
 class EditStarter(ABC):
     """Starts the EditWorkflow for an edit, at most once per edit id."""
 
     @abstractmethod
-    def start(self, edit: EditWorkflowInput) -> StartedEdit:
-        """Start the edit's workflow; starting the same edit again starts nothing."""
+    def start(self, edit: EditWorkflowInput) -> str:
+        """Start the edit's workflow and return its execution id; starting the same edit again
+        starts nothing and returns the same id."""

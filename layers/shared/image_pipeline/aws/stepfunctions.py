@@ -1,9 +1,10 @@
 """Step Functions adapter: starts the EditWorkflow, once per edit.
 
-The execution is named by the edit id. A Standard workflow keeps execution names for 90 days, so
-a second start of the same edit is refused with ``ExecutionAlreadyExists``: that is the edit
-already running (or done), not an error. (StartExecution only: the local engine's
-StartSyncExecution, an Express-only call, needs ``Config(inject_host_prefix=False)`` in botocore.)
+The execution is named by the edit id. A Standard workflow keeps execution names for 90 days: a
+second start of the same edit either returns the running execution (same name and input) or is
+refused with ``ExecutionAlreadyExists`` (finished): both mean the edit exists, not an error.
+(StartExecution only. StartSyncExecution, an Express-only call, would need botocore's
+``Config(inject_host_prefix=False)`` to reach the local engine.)
 """
 
 import json
@@ -14,7 +15,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from image_pipeline.edits import EditWorkflowInput
-from image_pipeline.ports import EditStarter, StartedEdit
+from image_pipeline.ports import EditStarter
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -34,7 +35,7 @@ class StepFunctionsEditStarter(EditStarter):
         self._arn = state_machine_arn
         self._sfn = client or boto3.client("stepfunctions")
 
-    def start(self, edit: EditWorkflowInput) -> StartedEdit:
+    def start(self, edit: EditWorkflowInput) -> str:
         request: StartExecutionInputTypeDef = {
             "stateMachineArn": self._arn,
             "name": edit.edit_id,
@@ -48,5 +49,5 @@ class StepFunctionsEditStarter(EditStarter):
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
                 raise
-            return StartedEdit(execution_id=execution_arn(self._arn, edit.edit_id), started=False)
-        return StartedEdit(execution_id=response["executionArn"], started=True)
+            return execution_arn(self._arn, edit.edit_id)
+        return response["executionArn"]
