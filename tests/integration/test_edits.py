@@ -142,6 +142,10 @@ def test_an_edit_crops_filters_resizes_and_publishes_its_output(
     assert event["detail-type"] == "EditCompleted"
     output = event["detail"]["data"]["output"]
     assert (output["key"], output["format"], output["width"], output["height"]) == (key, "WEBP", 300, 300)
+    # With the step timeline the workflow collected
+    steps = event["detail"]["data"]["steps"]
+    assert [(s["step"], s["outcome"]) for s in steps] == [("crop", "done"), ("filter", "done"), ("compress", "done")]
+    assert all(s["durationMs"] >= 0 for s in steps)
     # Pixels never travelled through the workflow's state: each step's input is a reference
     for step in _history(execution_arn):
         details = step.get("taskScheduledEventDetails") or step.get("taskSucceededEventDetails") or {}

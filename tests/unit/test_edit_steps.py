@@ -105,6 +105,8 @@ def test_the_three_image_steps_chain_by_reference_into_the_edit(
         assert result["outcome"] == "done", result
         image = result["image"]
         assert set(image) >= {"bucket", "key", "width", "height"}  # a reference, never pixels
+        assert isinstance(result["durationMs"], int)
+        assert result["durationMs"] >= 0
     # Then the compressed edit is a 200 px square WebP in a sepia tone
     assert image["key"] == f"edits/{IMAGE}/{edit.edit_id}/compress.webp"
     assert (image["format"], image["mediaType"]) == ("WEBP", "image/webp")
@@ -137,7 +139,7 @@ def test_a_retried_step_writes_the_same_object_again(
     before = boto3.client("s3").get_object(Bucket=aws.ImagesBucket, Key=first["image"]["key"])["Body"].read()
     again = steps.filter.lambda_handler(_step_payload(edit, edit.source.model_dump()), lambda_context)
     after = boto3.client("s3").get_object(Bucket=aws.ImagesBucket, Key=again["image"]["key"])["Body"].read()
-    assert again == first
+    assert {**again, "durationMs": 0} == {**first, "durationMs": 0}
     assert after == before
     assert len(_keys(aws, "edits/")) == 1
 
@@ -250,7 +252,8 @@ def test_a_completed_edit_is_published_under_outputs_and_announced(
 ) -> None:
     edit = _edit(aws, '"v1"')
     image = _compressed(aws, edit)
-    answer = publish({"outcome": "completed", "edit": edit.payload(), "image": image})
+    steps = [{"step": name, "outcome": "done", "durationMs": ms} for name, ms in [("crop", 41), ("compress", 17)]]
+    answer = publish({"outcome": "completed", "edit": edit.payload(), "image": image, "steps": steps})
     # The output is under outputs/, with the image's and the edit's ids
     key = f"outputs/{IMAGE}/edits/{edit.edit_id}.webp"
     made, stored = _read(aws, key)
@@ -273,6 +276,7 @@ def test_a_completed_edit_is_published_under_outputs_and_announced(
             "height": 200,
             "bytes": image["bytes"],
         },
+        "steps": steps,  # the step timeline
     }
     assert answer == {
         "outcome": "completed",

@@ -142,7 +142,8 @@ def test_a_refused_image_is_routed_by_a_choice_not_retried() -> None:
         assert rule["Next"] == "PublishRejected", name
         # The next step's input; AWS applies a Choice's own Assign on every branch (the engine
         # only on Default), so it must hold for a rejection too, which has no image.
-        assert routing["Assign"] == {"image": "{% $exists($states.input.image) ? $states.input.image : $image %}"}
+        assert routing["Assign"]["image"] == "{% $exists($states.input.image) ? $states.input.image : $image %}"
+        assert "$append($steps" in routing["Assign"]["steps"]  # the edit's step timeline
     assert states["PublishRejected"]["Arguments"]["Payload"]["outcome"] == "rejected"
     assert states[states["PublishRejected"]["Next"]]["Type"] == "Succeed"
 
@@ -182,6 +183,7 @@ def test_pixels_never_enter_the_state_only_references() -> None:
         assert payload["image"] == "{% $image %}", name
         assert set(payload) == {"imageId", "editId", "image", "operations", "format"}
     assert _definition()["States"]["Begin"]["Assign"]["image"] == "{% $states.input.source %}"
+    assert _definition()["States"]["PublishCompleted"]["Arguments"]["Payload"]["steps"] == "{% $steps %}"
 
 
 # ---------------------------------------------------------------- the definition through cfn-lint

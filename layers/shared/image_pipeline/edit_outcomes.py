@@ -49,10 +49,19 @@ class Failure(_Camel):
     cause: str = ""
 
 
+class StepTiming(_Camel):
+    """One step of the edit's timeline, as the workflow collects it."""
+
+    step: str
+    outcome: str
+    duration_ms: int = Field(ge=0)
+
+
 class Completed(_Camel):
     outcome: Literal["completed"]
     edit: EditWorkflowInput
     image: ImageRef
+    steps: list[StepTiming] = Field(default_factory=list, max_length=10)
 
 
 class Rejected(_Camel):
@@ -130,7 +139,8 @@ class EditOutcomes:
             "height": image.height,
             "bytes": len(stored.data),
         }
-        return self._event(edit, EventType.EDIT_COMPLETED, {"output": output})
+        steps = [timing.model_dump(by_alias=True) for timing in request.steps]
+        return self._event(edit, EventType.EDIT_COMPLETED, {"output": output, "steps": steps})
 
     @staticmethod
     def _failure(failure: Failure) -> dict[str, Any]:

@@ -11,6 +11,7 @@ its Catch records the rest as ``EditFailed`` (``image_pipeline.edit_outcomes``).
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -57,6 +58,7 @@ class StepResult(_Camel):
     image: ImageRef | None = None  # done: the step's result
     reason: str | None = None  # rejected: a stable code (e.g. "truncated")
     message: str | None = None  # rejected: a sentence
+    duration_ms: int  # the step's own work: read, process, write (the edit's step timeline)
 
     def payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -97,12 +99,15 @@ class EditSteps:
     def _run(self, name: str, step: StepInput, work: Callable[[bytes, EditPlan], Rendition]) -> StepResult:
         if step.image.bucket != self.bucket:
             raise ValueError(f"edit {step.edit_id} reads from {step.image.bucket!r}, not the images bucket")
+        started = time.perf_counter()
         data = self.store.get(step.image.bucket, step.image.key).data  # ObjectMissing fails the edit
         try:
             result = work(data, step.plan())
         except ImageRejected as exc:
             log.warning("edit %s: %s refused the image: %s", step.edit_id, name, exc, extra={"reason": exc.reason})
-            return StepResult(outcome="rejected", step=name, reason=exc.reason, message=str(exc))
+            return StepResult(
+                outcome="rejected", step=name, reason=exc.reason, message=str(exc), duration_ms=_since(started)
+            )
         key = work_key(step.image_id, step.edit_id, name, result.extension)
         self.store.put(
             self.bucket,
@@ -121,4 +126,8 @@ class EditSteps:
             bytes=len(result.data),
         )
         log.info("edit %s: %s -> %dx%d", step.edit_id, name, result.width, result.height)
-        return StepResult(outcome="done", step=name, image=image)
+        return StepResult(outcome="done", step=name, image=image, duration_ms=_since(started))
+
+
+def _since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
