@@ -412,3 +412,18 @@ def test_the_image_is_never_in_a_payload(aws: SimpleNamespace, steps: SimpleName
     size = len(json.dumps(result).encode())
     assert size < 1024  # a reference: far under Step Functions' 256 KB state limit
     assert size < result["image"]["bytes"]
+
+
+def test_publish_log_lines_carry_the_image_id(
+    aws: SimpleNamespace, load_handler: Load, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = load_handler("EditPublishFunction")
+    edit = _edit(aws, '"v1"')
+    outcomes = EditOutcomes(store=S3ObjectStore(), publisher=RecordingPublisher(), bucket=aws.ImagesBucket)
+    rejection = {"step": "crop", "reason": "corrupt", "message": "cannot be decoded"}
+    handler.lambda_handler(
+        {"outcome": "rejected", "edit": edit.payload(), "rejection": rejection}, lambda_context, outcomes
+    )
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert lines
+    assert {line.get("correlation_id") for line in lines} == {IMAGE}

@@ -4,7 +4,7 @@ that makes the same request the same edit."""
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,12 +23,14 @@ from image_pipeline.edits import (
     edit_output_key,
     edit_requested,
     is_edit_id,
+    outcome_event_id,
     parse_edit_request,
     request_event_id,
     work_key,
 )
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import OUTPUTS_PREFIX, UPLOADS_PREFIX
+from image_pipeline.tracking import ImageStatus, derive_state
 from tests.template import ROOT
 
 IMAGE = "0123456789abcdef0123456789abcdef"
@@ -272,3 +274,61 @@ def test_edits_work_and_publish_where_no_upload_rule_looks() -> None:
         assert not key.startswith(UPLOADS_PREFIX)
     assert work.startswith(EDITS_WORK_PREFIX)
     assert output.startswith(OUTPUTS_PREFIX)
+
+
+# ---------------------------------------------------------------- pairing: the map in tracking
+def _edit_events() -> tuple[PipelineEvent, EditWorkflowInput]:
+    requested = edit_requested(IMAGE, SOURCE, parse_edit_request(EXAMPLE), producer="ApiFunction", now=NOW)
+    return requested, EditWorkflowInput.from_requested(requested)
+
+
+def _answer(edit: EditWorkflowInput, kind: EventType, data: dict[str, Any], seconds: int = 5) -> PipelineEvent:
+    return PipelineEvent.new(
+        kind,
+        image_id=IMAGE,
+        producer="EditWorkflow",
+        causation_id=edit.request_id,
+        event_id=outcome_event_id(edit.edit_id, kind),
+        occurred_at=NOW + timedelta(seconds=seconds),
+        data={"editId": edit.edit_id, **data},
+    )
+
+
+def test_an_edit_request_is_open_until_its_answer_arrives() -> None:
+    requested, edit = _edit_events()
+    open_ = derive_state([requested], timedelta(seconds=60))
+    assert open_.status is ImageStatus.PROCESSING
+    assert open_.missing == (EventType.EDIT_COMPLETED,)
+    assert open_.deadline == NOW + timedelta(seconds=60)
+    completed = _answer(edit, EventType.EDIT_COMPLETED, {"output": {"key": "k"}})
+    done = derive_state([completed, requested, completed], timedelta(seconds=60))  # any order, duplicates
+    assert done.status is ImageStatus.COMPLETE
+    assert done.current is not None
+    assert done.current.request_id == requested.event_id
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "status", "code"),
+    [
+        (
+            EventType.EDIT_REJECTED,
+            {"step": "crop", "reason": "truncated", "message": "ends early"},
+            "REJECTED",
+            "truncated",
+        ),
+        (
+            EventType.EDIT_FAILED,
+            {"step": "filter", "reason": "step_failed", "message": "filter failed"},
+            "FAILED",
+            "step_failed",
+        ),
+    ],
+)
+def test_a_refused_or_failed_edit_closes_its_request(
+    kind: EventType, data: dict[str, Any], status: str, code: str
+) -> None:
+    requested, edit = _edit_events()
+    state = derive_state([requested, _answer(edit, kind, data)], timedelta(seconds=60))
+    assert state.status.value == status
+    assert state.reason_code == code
+    assert state.reason == data["message"]
