@@ -377,6 +377,19 @@ def test_a_huge_cause_is_cut_short(aws: SimpleNamespace, publish: Any, published
     assert len(event.data["message"]) < MAX_CAUSE_CHARS + 100
 
 
+@pytest.mark.parametrize(
+    "elsewhere",
+    [{"key": f"uploads/{IMAGE}.jpg"}, {"key": f"edits/{IMAGE}/{'0' * 32}/compress.webp"}, {"bucket": "another"}],
+    ids=["an-upload", "another-edits-work", "another-bucket"],
+)
+def test_publish_copies_only_the_edits_own_work(aws: SimpleNamespace, publish: Any, elsewhere: dict[str, str]) -> None:
+    edit = _edit(aws, '"v1"')
+    image = {**_compressed(aws, edit), **elsewhere}
+    with pytest.raises(ValueError, match="only publish its own work"):
+        publish({"outcome": "completed", "edit": edit.payload(), "image": image})
+    assert _keys(aws, "outputs/") == []
+
+
 def test_publish_refuses_an_outcome_it_does_not_know(aws: SimpleNamespace, publish: Any) -> None:
     edit = _edit(aws, '"v1"')
     with pytest.raises(ValidationError):

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
-from image_pipeline.edits import EditWorkflowInput, ImageRef, edit_output_key, outcome_event_id
+from image_pipeline.edits import EditWorkflowInput, ImageRef, edit_output_key, outcome_event_id, work_prefix
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.ports import EventPublisher, ObjectStore
 
@@ -118,8 +118,8 @@ class EditOutcomes:
 
     def _completed(self, request: Completed) -> PipelineEvent:
         edit, image = request.edit, request.image
-        if image.bucket != self.bucket:
-            raise ValueError(f"edit {edit.edit_id} output is in {image.bucket!r}, not the images bucket")
+        if image.bucket != self.bucket or not image.key.startswith(work_prefix(edit.image_id, edit.edit_id)):
+            raise ValueError(f"edit {edit.edit_id} can only publish its own work, not s3://{image.bucket}/{image.key}")
         stored = self.store.get(image.bucket, image.key)
         extension = image.key.rsplit(".", 1)[-1]
         key = edit_output_key(edit.image_id, edit.edit_id, extension)

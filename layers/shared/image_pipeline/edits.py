@@ -362,9 +362,14 @@ class EditPlan:
 
 
 # ---------------------------------------------------------------- where edits live in the bucket
+def work_prefix(image_id: str, edit: str) -> str:
+    """Where an edit's intermediate images live (expired by the bucket's lifecycle rule)."""
+    return f"{EDITS_WORK_PREFIX}{image_id}/{edit}/"
+
+
 def work_key(image_id: str, edit: str, step: str, extension: str) -> str:
-    """An intermediate image of an edit (expired by the bucket's lifecycle rule)."""
-    return f"{EDITS_WORK_PREFIX}{image_id}/{edit}/{step}.{extension}"
+    """An intermediate image of an edit."""
+    return f"{work_prefix(image_id, edit)}{step}.{extension}"
 
 
 def edit_output_key(image_id: str, edit: str, extension: str) -> str:
