@@ -19,6 +19,7 @@ from image_pipeline.edits import (
     EditSource,
     EditWorkflowInput,
     InvalidEditRequest,
+    edit_events,
     edit_id,
     edit_output_key,
     edit_requested,
@@ -332,3 +333,32 @@ def test_a_refused_or_failed_edit_closes_its_request(
     assert state.status.value == status
     assert state.reason_code == code
     assert state.reason == data["message"]
+
+
+def test_an_edits_status_is_derived_from_its_own_events_only() -> None:
+    # Given an image with an upload answered in full, and two edits: one done, one still running
+    upload = PipelineEvent.new(
+        EventType.IMAGE_UPLOADED, image_id=IMAGE, producer="aws.s3", event_id="u#1", occurred_at=NOW
+    )
+    answers = [
+        PipelineEvent.new(kind, image_id=IMAGE, producer="p", causation_id="u#1", occurred_at=NOW)
+        for kind in (EventType.THUMBNAIL_CREATED, EventType.RENDITIONS_CREATED, EventType.IMAGE_ANALYZED)
+    ]
+    done_request, done = _edit_events()
+    running_request = edit_requested(
+        IMAGE, SOURCE, parse_edit_request({"operations": [{"filter": "blur"}]}), producer="ApiFunction", now=NOW
+    )
+    running = EditWorkflowInput.from_requested(running_request)
+    stall = PipelineEvent.new(
+        EventType.IMAGE_PROCESSING_STALLED, image_id=IMAGE, producer="StallSweeper", causation_id=running.request_id
+    )
+    everything = [upload, *answers, done_request, running_request, _answer(done, EventType.EDIT_COMPLETED, {}), stall]
+    # Then each edit's status comes from its own events
+    assert [e.event_id for e in edit_events(everything, done.edit_id)] == [
+        done_request.event_id,
+        outcome_event_id(done.edit_id, EventType.EDIT_COMPLETED),
+    ]
+    assert derive_state(edit_events(everything, done.edit_id), timedelta(seconds=60)).status is ImageStatus.COMPLETE
+    stalled = derive_state(edit_events(everything, running.edit_id), timedelta(seconds=60))
+    assert stalled.status is ImageStatus.STALLED
+    assert stalled.missing == (EventType.EDIT_COMPLETED,)

@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, Self
@@ -278,6 +278,13 @@ def edit_id(image_id: str, source: EditSource, request: EditRequest) -> str:
 def request_event_id(edit: str) -> str:
     """``EditRequested``'s event id: every answer names it as its ``causationId``."""
     return f"edit-{edit}"
+
+
+def edit_events(events: Iterable[PipelineEvent], edit: str) -> list[PipelineEvent]:
+    """The events of one edit among an image's: its request and what answers it (outcomes, or a
+    stall the sweeper raised). ``tracking.derive_state`` of these is the edit's status."""
+    request = request_event_id(edit)
+    return [e for e in events if request in {e.event_id, e.causation_id}]
 
 
 def outcome_event_id(edit: str, outcome: EventType) -> str:
