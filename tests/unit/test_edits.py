@@ -17,12 +17,14 @@ from image_pipeline.edits import (
     MAX_OPERATIONS,
     EditPlan,
     EditSource,
+    EditStatus,
     EditWorkflowInput,
     InvalidEditRequest,
     edit_events,
     edit_id,
     edit_output_key,
     edit_requested,
+    edit_state,
     is_edit_id,
     outcome_event_id,
     parse_edit_request,
@@ -362,3 +364,49 @@ def test_an_edits_status_is_derived_from_its_own_events_only() -> None:
     stalled = derive_state(edit_events(everything, running.edit_id), timedelta(seconds=60))
     assert stalled.status is ImageStatus.STALLED
     assert stalled.missing == (EventType.EDIT_COMPLETED,)
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "code"),
+    [
+        (None, EditStatus.RUNNING, None),
+        ((EventType.EDIT_COMPLETED, {"output": {"key": "k"}}), EditStatus.COMPLETE, None),
+        (
+            (EventType.EDIT_REJECTED, {"step": "crop", "reason": "corrupt", "message": "bad"}),
+            EditStatus.REJECTED,
+            "corrupt",
+        ),
+        (
+            (EventType.EDIT_FAILED, {"step": "crop", "reason": "step_failed", "message": "x"}),
+            EditStatus.FAILED,
+            "step_failed",
+        ),
+    ],
+)
+def test_edit_state_names_the_status_the_api_reports(
+    answer: tuple[EventType, dict[str, Any]] | None, status: EditStatus, code: str | None
+) -> None:
+    requested, edit = _edit_events()
+    events = [requested] if answer is None else [requested, _answer(edit, *answer)]
+    state = edit_state(events, edit.edit_id, timedelta(seconds=60))
+    assert state is not None
+    assert (state.status, state.reason_code) == (status, code)
+    assert state.requested == requested
+    assert (state.answer is None) == (answer is None)
+
+
+def test_edit_state_of_an_edit_never_requested_is_none() -> None:
+    requested, edit = _edit_events()
+    stray = _answer(edit, EventType.EDIT_COMPLETED, {})
+    assert edit_state([stray], edit.edit_id, timedelta(seconds=60)) is None
+    assert edit_state([requested], "f" * 32, timedelta(seconds=60)) is None
+
+
+def test_a_stalled_edit_is_stalled() -> None:
+    requested, edit = _edit_events()
+    stall = PipelineEvent.new(
+        EventType.IMAGE_PROCESSING_STALLED, image_id=IMAGE, producer="StallSweeper", causation_id=edit.request_id
+    )
+    state = edit_state([requested, stall], edit.edit_id, timedelta(seconds=60))
+    assert state is not None
+    assert (state.status, state.reason_code) == (EditStatus.STALLED, "stalled")

@@ -22,7 +22,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
@@ -42,6 +43,7 @@ from pydantic_core import PydanticCustomError
 
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import OUTPUTS_PREFIX
+from image_pipeline.tracking import ImageStatus, derive_state
 
 # No Pillow here: the API validates edits without the Pillow layer. The names below are held
 # equal to image_pipeline.imaging's by a unit test.
@@ -61,6 +63,7 @@ EDITS_WORK_PREFIX: Final = "edits/"
 
 _ASPECT = re.compile(r"^(?P<w>[0-9]{1,3}):(?P<h>[0-9]{1,3})$")
 _EDIT_ID = re.compile(r"^[0-9a-f]{32}$")
+_ANSWERS = frozenset({EventType.EDIT_COMPLETED, EventType.EDIT_REJECTED, EventType.EDIT_FAILED})
 
 
 def _problem(kind: str, message: str) -> PydanticCustomError:
@@ -285,6 +288,35 @@ def edit_events(events: Iterable[PipelineEvent], edit: str) -> list[PipelineEven
     stall the sweeper raised). ``tracking.derive_state`` of these is the edit's status."""
     request = request_event_id(edit)
     return [e for e in events if request in {e.event_id, e.causation_id}]
+
+
+class EditStatus(StrEnum):
+    RUNNING = "RUNNING"  # requested; no answer yet
+    COMPLETE = "COMPLETE"
+    REJECTED = "REJECTED"  # the engine refused the image (reason given); never retried
+    FAILED = "FAILED"  # a step failed (its cause given)
+    STALLED = "STALLED"  # no answer in time (the sweeper said so); a late answer still counts
+
+
+@dataclass(frozen=True)
+class EditState:
+    status: EditStatus
+    requested: PipelineEvent
+    answer: PipelineEvent | None  # EditCompleted, EditRejected or EditFailed
+    reason: str | None  # a sentence, when not complete
+    reason_code: str | None
+
+
+def edit_state(events: Iterable[PipelineEvent], edit: str, stall_timeout: timedelta) -> EditState | None:
+    """Where one edit stands, from the image's events; None when it was never requested."""
+    mine = edit_events(events, edit)
+    requested = next((e for e in mine if e.event_id == request_event_id(edit)), None)
+    if requested is None:
+        return None
+    state = derive_state(mine, stall_timeout)
+    answer = next((e for e in mine if e.type in _ANSWERS), None)
+    status = EditStatus.RUNNING if state.status is ImageStatus.PROCESSING else EditStatus(state.status.value)
+    return EditState(status, requested, answer, state.reason, state.reason_code)
 
 
 def outcome_event_id(edit: str, outcome: EventType) -> str:
