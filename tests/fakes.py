@@ -7,8 +7,10 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from image_pipeline.edits import EditWorkflowInput
 from image_pipeline.events import PipelineEvent
 from image_pipeline.ports import (
+    EditStarter,
     EventPublisher,
     ImageLog,
     ImagePage,
@@ -152,3 +154,18 @@ class InMemoryImageLog(ImageLog):
             return False
         self.claims.add((image_id, claim_id))
         return True
+
+
+class RecordingEditStarter(EditStarter):
+    """Starts nothing; remembers each edit once, as a workflow named by the edit id would."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, EditWorkflowInput] = {}  # by execution id
+
+    def start(self, edit: EditWorkflowInput) -> str:
+        execution_id = f"fake-execution:{edit.edit_id}"
+        self.started.setdefault(execution_id, edit)
+        return execution_id
+
+    def executions(self) -> list[str]:
+        return sorted(self.started)

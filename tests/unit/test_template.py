@@ -12,7 +12,14 @@ from tests import template
 
 # Variables Powertools reads by itself (not the function's settings).
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
-IMAGE_FUNCTIONS = {"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction"}
+IMAGE_FUNCTIONS = {
+    "ThumbnailFunction",
+    "RenditionWorker",
+    "AnalyzeFunction",
+    "EditCropFunction",
+    "EditFilterFunction",
+    "EditCompressFunction",
+}
 
 
 @pytest.mark.parametrize("logical_id", template.function_ids())

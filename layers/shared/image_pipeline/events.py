@@ -29,6 +29,10 @@ class EventType(StrEnum):
     IMAGE_PROCESSING_STALLED = "ImageProcessingStalled"
     UPLOAD_SUPERSEDED = "UploadSuperseded"  # a newer upload replaced the object before a job read it
     UPLOAD_EXPIRED = "UploadExpired"  # the upload window closed with nothing uploaded
+    EDIT_REQUESTED = "EditRequested"
+    EDIT_COMPLETED = "EditCompleted"
+    EDIT_REJECTED = "EditRejected"
+    EDIT_FAILED = "EditFailed"
 
 
 class NotAPipelineEvent(ValueError):

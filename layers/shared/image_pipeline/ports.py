@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from image_pipeline.edits import EditWorkflowInput
 from image_pipeline.events import PipelineEvent
 
 
@@ -135,3 +136,12 @@ class ImageLog(ABC):
     def claim(self, image_id: str, claim_id: str) -> bool:
         """Claim an open image's overdue verdict once: True for the first caller with this
         ``claim_id``, False for every later one (overlapping sweeps report a stall once)."""
+
+
+class EditStarter(ABC):
+    """Starts the EditWorkflow for an edit, at most once per edit id."""
+
+    @abstractmethod
+    def start(self, edit: EditWorkflowInput) -> str:
+        """Start the edit's workflow and return its execution id; starting the same edit again
+        starts nothing and returns the same id."""

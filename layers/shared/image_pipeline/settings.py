@@ -82,3 +82,20 @@ class ApiSettings(_Tracking):
     upload_url_ttl_seconds: int = Field(gt=0, le=900)
     download_url_ttl_seconds: int = Field(gt=0, le=604_800)
     allowed_origin: str = Field(min_length=1)
+
+
+class EditStepSettings(Settings):
+    """The EditWorkflow's image steps (crop, filter, compress)."""
+
+    images_bucket: str
+    max_image_pixels: int = Field(gt=0)
+    max_image_side: int = Field(gt=0)
+    max_animation_frames: int = Field(gt=0)
+
+
+class EditPublishSettings(Settings):
+    """The EditWorkflow's last step: publish the output and the edit's outcome."""
+
+    images_bucket: str
+    app_bus_name: str
+    event_source: str

@@ -8,7 +8,16 @@ from typing import Any
 
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.ports import EventPublisher, ImageLog
-from image_pipeline.tracking import STALL, UPLOAD_EXPIRED, UPLOAD_REQUESTED, ImageState, ImageStatus, derive_state
+from image_pipeline.tracking import (
+    STALL,
+    UPLOAD_EXPIRED,
+    UPLOAD_REQUESTED,
+    ImageState,
+    Waiting,
+    derive_state,
+    next_deadline,
+    waiting,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +40,9 @@ def record_event(event: PipelineEvent, images: ImageLog, stall_timeout: timedelt
     recorded the event but died before updating the deadline.
     """
     fresh = images.append(event)
-    state = derive_state(images.events(event.image_id), stall_timeout)
-    images.set_deadline(event.image_id, state.deadline)
-    return Recorded(state=state, duplicate=not fresh)
+    events = images.events(event.image_id)
+    images.set_deadline(event.image_id, next_deadline(events, stall_timeout))
+    return Recorded(state=derive_state(events, stall_timeout), duplicate=not fresh)
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,10 @@ class Swept:
 
 
 def _verdict(
-    image_id: str, state: ImageState, events: list[PipelineEvent], now: datetime, producer: str
+    image_id: str, overdue: Waiting, events: list[PipelineEvent], now: datetime, producer: str
 ) -> PipelineEvent | None:
-    """The event an overdue image deserves, if any (deterministic ids: a replay is a duplicate)."""
-    if state.status is ImageStatus.PENDING:
+    """The event an overdue wait deserves (deterministic ids: a replay is a duplicate)."""
+    if overdue.request is None:  # no upload before the upload URL expired
         requested = next((e for e in reversed(events) if e.type is UPLOAD_REQUESTED), None)
         if requested is None:
             return None
@@ -58,21 +67,20 @@ def _verdict(
             causation_id=requested.event_id,
             data={"expiresAt": requested.data.get("expiresAt"), "key": requested.data.get("key")},
         )
-    if state.status is ImageStatus.PROCESSING and state.current is not None:
-        request = state.current
-        return PipelineEvent.new(
-            STALL,
-            image_id=image_id,
-            producer=producer,
-            event_id=f"stalled:{request.request_id}",
-            causation_id=request.request_id,
-            data={
-                "missing": [m.value for m in request.missing],
-                "deadline": state.deadline.isoformat() if state.deadline else None,
-                "waitedSeconds": round((now - request.started_at).total_seconds(), 3),
-            },
-        )
-    return None
+    request = overdue.request
+    return PipelineEvent.new(
+        STALL,
+        image_id=image_id,
+        producer=producer,
+        event_id=f"stalled:{request.request_id}",
+        causation_id=request.request_id,
+        data={
+            "request": request.request_type.value,
+            "missing": [m.value for m in request.missing],
+            "deadline": overdue.deadline.isoformat(),
+            "waitedSeconds": round((now - request.started_at).total_seconds(), 3),
+        },
+    )
 
 
 def sweep_overdue(
@@ -93,14 +101,17 @@ def sweep_overdue(
     verdicts: list[PipelineEvent] = []
     for image_id in images.overdue(now):
         events = images.events(image_id)
-        state = derive_state(events, stall_timeout)
-        overdue = state.deadline is not None and state.deadline <= now
-        verdict = _verdict(image_id, state, events, now, producer) if overdue else None
-        if verdict is None:
-            images.set_deadline(image_id, state.deadline)  # a stale index entry: repair it
+        found = [
+            verdict
+            for overdue in waiting(events, stall_timeout)
+            if overdue.deadline <= now and (verdict := _verdict(image_id, overdue, events, now, producer)) is not None
+        ]
+        if not found:
+            images.set_deadline(image_id, next_deadline(events, stall_timeout))  # a stale index entry: repair it
             continue
-        verdicts.append(verdict)
-        log.warning("image %s: %s (%s)", image_id, verdict.type, ", ".join(state.missing) or "no upload")
+        verdicts += found
+        for verdict in found:
+            log.warning("image %s: %s %s", image_id, verdict.type, verdict.data.get("missing") or "(no upload)")
     if verdicts:
         publisher.publish(verdicts)
     claimed = [v for v in verdicts if images.claim(v.image_id, v.event_id)]

@@ -31,11 +31,14 @@ PAIRINGS: Mapping[EventType, frozenset[EventType]] = {
     EventType.IMAGE_UPLOADED: frozenset(
         {EventType.THUMBNAIL_CREATED, EventType.RENDITIONS_CREATED, EventType.IMAGE_ANALYZED}
     ),
+    EventType.EDIT_REQUESTED: frozenset({EventType.EDIT_COMPLETED}),
 }
 # events that close a request whatever is still missing
 CLOSING: Mapping[EventType, ImageStatus] = {
     EventType.IMAGE_REJECTED: ImageStatus.REJECTED,
     EventType.IMAGE_PROCESSING_FAILED: ImageStatus.FAILED,
+    EventType.EDIT_REJECTED: ImageStatus.REJECTED,
+    EventType.EDIT_FAILED: ImageStatus.FAILED,
 }
 # raised by the sweeper when a request outlives its deadline; a late response still completes it
 STALL = EventType.IMAGE_PROCESSING_STALLED
@@ -151,13 +154,8 @@ def _before_any_upload(events: list[PipelineEvent], stall_timeout: timedelta) ->
     return ImageState(status=ImageStatus.PENDING, current=None, deadline=deadline)
 
 
-def derive_state(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> ImageState:
-    """The image's status from every event recorded for it (order and duplicates do not matter)."""
-    ordered = _chronological(events)
-    requests = _requests(ordered)
-    if not requests:
-        return _before_any_upload(ordered, stall_timeout)
-    current = max(requests.values(), key=lambda r: r.recency)
+def _state_of(current: RequestState, stall_timeout: timedelta) -> ImageState:
+    """Where one request stands: closed, answered, stalled or still waiting (until its deadline)."""
     if current.closing is not None:
         data = current.closing.data
         return ImageState(
@@ -183,6 +181,51 @@ def derive_state(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> I
             deadline=deadline,
         )
     return ImageState(status=ImageStatus.PROCESSING, current=current, deadline=deadline)
+
+
+def derive_state(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> ImageState:
+    """The image's status from every event recorded for it (order and duplicates do not matter).
+
+    The image is its latest upload: other requests (edits) have statuses of their own and never
+    change the image's; given only one edit's events, this is that edit's status.
+    """
+    ordered = _chronological(events)
+    requests = list(_requests(ordered).values())
+    uploads = [r for r in requests if r.request_type is EventType.IMAGE_UPLOADED]
+    pool = uploads or requests
+    if not pool:
+        return _before_any_upload(ordered, stall_timeout)
+    return _state_of(max(pool, key=lambda r: r.recency), stall_timeout)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Something the image still waits for, and until when: its upload (``request`` None), the
+    responses to its current upload, or an edit's answer."""
+
+    request: RequestState | None
+    deadline: datetime
+
+
+def waiting(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> list[Waiting]:
+    """Everything still open for the image, each with its own deadline (the sweeper's work list)."""
+    ordered = _chronological(events)
+    image = derive_state(ordered, stall_timeout)
+    open_: list[Waiting] = []
+    if image.deadline is not None:
+        open_.append(Waiting(image.current, image.deadline))
+    for request in _requests(ordered).values():
+        if request.request_type is EventType.IMAGE_UPLOADED or request.request is None:
+            continue
+        state = _state_of(request, stall_timeout)
+        if state.deadline is not None:
+            open_.append(Waiting(request, state.deadline))
+    return open_
+
+
+def next_deadline(events: Iterable[PipelineEvent], stall_timeout: timedelta) -> datetime | None:
+    """When the sweeper should look at the image next (None: nothing is open)."""
+    return min((w.deadline for w in waiting(events, stall_timeout)), default=None)
 
 
 @dataclass(frozen=True)
