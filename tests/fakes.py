@@ -38,7 +38,7 @@ class InMemoryObjectStore(ObjectStore):
             stored = self.objects[bucket, key]
         except KeyError:
             raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
-        if etag is not None and _etag(stored.data) != etag:
+        if etag is not None and _etag(stored.data) != etag.strip('"'):
             raise ObjectChanged(f"s3://{bucket}/{key} no longer has ETag {etag}")
         return stored
 

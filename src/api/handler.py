@@ -1,4 +1,4 @@
-"""ApiFunction: the REST API (start an upload, list images, image status, image trace).
+"""ApiFunction: the REST API (start an upload, list images, image status and trace, edits).
 
 Every answer is JSON; every error has one shape, ``{"message", "code", "errors"}``, the same
 shape API Gateway's own errors (missing key, throttling) get from the template's gateway responses.
@@ -18,19 +18,25 @@ from pydantic import ValidationError
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.observability import function_logger
 from image_pipeline.aws.s3 import S3ObjectStore
+from image_pipeline.aws.stepfunctions import StepFunctionsEditStarter
+from image_pipeline.edits import InvalidEditRequest, is_edit_id
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.image_api import (
     CreateImageRequest,
     Downloads,
+    ImageNotFound,
     ListQuery,
+    NoProcessedSource,
     UploadLimits,
     create_image,
+    describe_edit,
     describe_image,
     image_trace,
     list_images,
+    request_edit,
 )
 from image_pipeline.keys import is_image_id
-from image_pipeline.ports import ImageLog, ObjectStore
+from image_pipeline.ports import EditStarter, ImageLog, ObjectStore
 from image_pipeline.settings import ApiSettings
 
 FUNCTION = "ApiFunction"
@@ -40,13 +46,21 @@ cors = CORSConfig(allow_origin=settings.allowed_origin, allow_headers=["Content-
 app = APIGatewayRestResolver(enable_validation=True, cors=cors)
 
 
+Adapters = tuple[ObjectStore, ImageLog, EditStarter]
+
+
 @cache
-def aws_adapters() -> tuple[ObjectStore, ImageLog]:
-    return S3ObjectStore(), DynamoImageLog(settings.images_table, retention_days=settings.retention_days)
+def aws_adapters() -> Adapters:
+    return (
+        S3ObjectStore(),
+        DynamoImageLog(settings.images_table, retention_days=settings.retention_days),
+        StepFunctionsEditStarter(settings.edit_workflow_arn),
+    )
 
 
-def _adapters() -> tuple[ObjectStore, ImageLog]:
-    return app.context.get("adapters") or aws_adapters()
+def _adapters() -> Adapters:
+    adapters: Adapters = app.context.get("adapters") or aws_adapters()
+    return adapters
 
 
 def error(status: HTTPStatus, message: str, code: str, errors: list[dict[str, str]] | None = None) -> Response[Any]:
@@ -60,6 +74,11 @@ def error(status: HTTPStatus, message: str, code: str, errors: list[dict[str, st
 class UnknownImage(ServiceError):
     def __init__(self, image_id: str) -> None:
         super().__init__(HTTPStatus.NOT_FOUND, f"no image {image_id}")
+
+
+class Conflict(ServiceError):
+    def __init__(self, message: str) -> None:
+        super().__init__(HTTPStatus.CONFLICT, message)
 
 
 class InvalidRequest(ServiceError):
@@ -80,7 +99,7 @@ def _checked(image_id: str) -> str:
 
 @app.post("/images")
 def post_image(request: CreateImageRequest) -> Response[dict[str, Any]]:
-    store, images = _adapters()
+    store, images, _ = _adapters()
     limits = UploadLimits(settings.images_bucket, settings.max_upload_bytes, settings.upload_url_ttl_seconds)
     created = create_image(
         request, store=store, images=images, limits=limits, stall_timeout=settings.stall_timeout, now=datetime.now(UTC)
@@ -104,7 +123,7 @@ def post_image(request: CreateImageRequest) -> Response[dict[str, Any]]:
 
 @app.get("/images")
 def get_images() -> dict[str, Any]:
-    _, images = _adapters()
+    _, images, _ = _adapters()
     try:
         query = ListQuery.model_validate(app.current_event.query_string_parameters or {})
         return list_images(query, images=images, stall_timeout=settings.stall_timeout)
@@ -117,7 +136,7 @@ def get_images() -> dict[str, Any]:
 
 @app.get("/images/<image_id>")
 def get_image(image_id: str) -> dict[str, Any]:
-    store, images = _adapters()
+    store, images, _ = _adapters()
     downloads = Downloads(store, settings.images_bucket, settings.download_url_ttl_seconds)
     image = describe_image(_checked(image_id), images=images, downloads=downloads, stall_timeout=settings.stall_timeout)
     if image is None:
@@ -127,11 +146,57 @@ def get_image(image_id: str) -> dict[str, Any]:
 
 @app.get("/images/<image_id>/trace")
 def get_trace(image_id: str) -> dict[str, Any]:
-    _, images = _adapters()
+    _, images, _ = _adapters()
     timeline = image_trace(_checked(image_id), images=images, stall_timeout=settings.stall_timeout)
     if timeline is None:
         raise UnknownImage(image_id)
     return timeline
+
+
+@app.post("/images/<image_id>/edits")
+def post_edit(image_id: str) -> Response[dict[str, Any]]:
+    _, images, starter = _adapters()
+    try:
+        body = app.current_event.json_body
+    except ValueError as exc:
+        raise InvalidRequest("invalid request", [{"field": "body", "reason": "not valid JSON"}]) from exc
+    try:
+        edit = request_edit(
+            _checked(image_id),
+            body,
+            images=images,
+            starter=starter,
+            stall_timeout=settings.stall_timeout,
+            now=datetime.now(UTC),
+        )
+    except ImageNotFound as exc:
+        raise UnknownImage(image_id) from exc
+    except InvalidEditRequest as exc:
+        raise InvalidRequest("invalid edit", [p.to_dict() for p in exc.problems]) from exc
+    except NoProcessedSource as exc:
+        raise Conflict(str(exc)) from exc
+    logger.info("edit requested", extra={"edit_id": edit})
+    status_url = f"{image_id}/edits/{edit}"  # relative to the URL just POSTed to (RFC 3986)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type=content_types.APPLICATION_JSON,
+        headers={"Location": status_url},
+        body={"imageId": image_id, "editId": edit, "statusUrl": status_url},
+    )
+
+
+@app.get("/images/<image_id>/edits/<edit_id>")
+def get_edit(image_id: str, edit_id: str) -> dict[str, Any]:
+    store, images, _ = _adapters()
+    if not is_edit_id(edit_id):
+        raise InvalidRequest("invalid editId", [{"field": "editId", "reason": "must be 32 lowercase hex characters"}])
+    downloads = Downloads(store, settings.images_bucket, settings.download_url_ttl_seconds)
+    edit = describe_edit(
+        _checked(image_id), edit_id, images=images, downloads=downloads, stall_timeout=settings.stall_timeout
+    )
+    if edit is None:
+        raise ServiceError(HTTPStatus.NOT_FOUND, f"image {image_id} has no edit {edit_id}")
+    return edit
 
 
 def _where(error_: Any) -> str:
@@ -186,9 +251,7 @@ def _as_json(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(
-    event: Any, context: LambdaContext, adapters: tuple[ObjectStore, ImageLog] | None = None
-) -> dict[str, Any]:
+def lambda_handler(event: Any, context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
     if not isinstance(event, dict) or "httpMethod" not in event:
         unsupported = UnsupportedEvent(FUNCTION, "API Gateway REST requests (ImagesApi)", event)
         logger.error(str(unsupported))

@@ -100,7 +100,8 @@ class EditSteps:
         if step.image.bucket != self.bucket:
             raise ValueError(f"edit {step.edit_id} reads from {step.image.bucket!r}, not the images bucket")
         started = time.perf_counter()
-        data = self.store.get(step.image.bucket, step.image.key).data  # ObjectMissing fails the edit
+        # The exact version the edit was asked of (its ETag): a replaced or vanished source fails the edit.
+        data = self.store.get(step.image.bucket, step.image.key, etag=step.image.etag).data
         try:
             result = work(data, step.plan())
         except ImageRejected as exc:

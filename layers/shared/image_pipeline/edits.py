@@ -264,7 +264,7 @@ class ImageRef(_Camel):
 
 
 def is_edit_id(value: str) -> bool:
-    return bool(_EDIT_ID.match(value))
+    return _EDIT_ID.fullmatch(value) is not None
 
 
 def edit_id(image_id: str, source: EditSource, request: EditRequest) -> str:

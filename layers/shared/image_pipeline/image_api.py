@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from image_pipeline.edits import EditSource, EditWorkflowInput, edit_requested, edit_state, parse_edit_request
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import EXTENSIONS, image_id_for_key, is_upload_key, new_image_id, upload_key
-from image_pipeline.ports import ImageLog, ImageRecord, ObjectStore, PresignedUpload
-from image_pipeline.tracking import PAIRINGS, ImageState, derive_state, trace
+from image_pipeline.ports import EditStarter, ImageLog, ImageRecord, ObjectStore, PresignedUpload
+from image_pipeline.tracking import PAIRINGS, ImageState, ImageStatus, derive_state, next_deadline, trace
 
 API_PRODUCER = "ApiFunction"
 
@@ -102,7 +103,7 @@ def create_image(
         },
     )
     images.create_image(record, requested)
-    images.set_deadline(image_id, derive_state([requested], stall_timeout).deadline)
+    images.set_deadline(image_id, next_deadline([requested], stall_timeout))
     return CreatedImage(image_id=image_id, upload=upload, expires_at=expires_at)
 
 
@@ -180,12 +181,17 @@ def image_trace(image_id: str, *, images: ImageLog, stall_timeout: timedelta) ->
     if not events and images.get_image(image_id) is None:
         return None
     state = derive_state(events, stall_timeout)
+    edits = [str(e.data["editId"]) for e in events if e.type is EventType.EDIT_REQUESTED]
     return {
         "imageId": image_id,
         "status": state.status.value,
         "events": [entry.to_dict() for entry in trace(events)],
         "expected": {req.value: sorted(r.value for r in resp) for req, resp in PAIRINGS.items()},
         "missing": [m.value for m in state.missing],
+        # each edit's own status; its events are in "events", answering its EditRequested
+        "edits": {
+            edit: found.status.value for edit in edits if (found := edit_state(events, edit, stall_timeout)) is not None
+        },
     }
 
 
@@ -225,3 +231,71 @@ def list_images(query: ListQuery, *, images: ImageLog, stall_timeout: timedelta)
         return {"images": [_summary(r, images, stall_timeout) for r in found], "nextCursor": None}
     page = images.list_images(limit=query.limit, cursor=query.cursor)
     return {"images": [_summary(r, images, stall_timeout) for r in page.images], "nextCursor": page.cursor}
+
+
+class ImageNotFound(LookupError):
+    """No image has this id."""
+
+
+class NoProcessedSource(ValueError):
+    """The image has no processed upload to edit (yet, or any more)."""
+
+
+def request_edit(
+    image_id: str,
+    body: Any,
+    *,
+    images: ImageLog,
+    starter: EditStarter,
+    stall_timeout: timedelta,
+    now: datetime,
+) -> str:
+    """Record an edit of the image's current upload and start its workflow; the edit id.
+
+    The same body for the same upload is the same edit: asking again records nothing new and
+    starts nothing new. Raises ImageNotFound, InvalidEditRequest (one reason per bad field) and
+    NoProcessedSource.
+    """
+    events = images.events(image_id)
+    if not events and images.get_image(image_id) is None:
+        raise ImageNotFound(image_id)
+    request = parse_edit_request(body)
+    state = derive_state(events, stall_timeout)
+    uploaded = state.current.request if state.current else None
+    if state.status is not ImageStatus.COMPLETE or uploaded is None or not uploaded.data.get("etag"):
+        raise NoProcessedSource(f"image {image_id} has no processed upload to edit (it is {state.status.value})")
+    source = EditSource(bucket=uploaded.data["bucket"], key=uploaded.data["key"], etag=uploaded.data["etag"])
+    requested = edit_requested(
+        image_id, source, request, producer=API_PRODUCER, now=now, causation_id=uploaded.event_id
+    )
+    images.append(requested)  # False on a repeat: the first request stands
+    images.set_deadline(image_id, next_deadline(images.events(image_id), stall_timeout))
+    starter.start(EditWorkflowInput.from_requested(requested))  # named by the edit id: at most once
+    return str(requested.data["editId"])
+
+
+def describe_edit(
+    image_id: str, edit: str, *, images: ImageLog, downloads: Downloads, stall_timeout: timedelta
+) -> dict[str, Any] | None:
+    """One edit: its status, what was asked, its output (with a download link) or why not; None if
+    the image has no such edit."""
+    state = edit_state(images.events(image_id), edit, stall_timeout)
+    if state is None:
+        return None
+    asked = state.requested.data
+    output = dict(state.answer.data["output"]) if state.answer and "output" in state.answer.data else None
+    if output is not None:
+        output["url"] = downloads.url(output["key"])
+    return {
+        "imageId": image_id,
+        "editId": edit,
+        "status": state.status.value,
+        "operations": asked.get("operations"),
+        "format": asked.get("format"),
+        "source": asked.get("source"),
+        "requestedAt": state.requested.occurred_at.isoformat(),
+        "output": output,
+        "steps": state.answer.data.get("steps") if state.answer else None,
+        "reason": state.reason,
+        "reasonCode": state.reason_code,
+    }

@@ -82,6 +82,7 @@ class ApiSettings(_Tracking):
     upload_url_ttl_seconds: int = Field(gt=0, le=900)
     download_url_ttl_seconds: int = Field(gt=0, le=604_800)
     allowed_origin: str = Field(min_length=1)
+    edit_workflow_arn: str = Field(min_length=1)
 
 
 class EditStepSettings(Settings):

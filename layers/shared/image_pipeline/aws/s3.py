@@ -27,7 +27,7 @@ class S3ObjectStore(ObjectStore):
         # IfMatch: read exactly the version an event announced, or learn that it was replaced.
         try:
             if etag:
-                response = self._s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')
+                response = self._s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag.strip(chr(34))}"')
             else:
                 response = self._s3.get_object(Bucket=bucket, Key=key)
         except ClientError as exc:
