@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.upload_jobs import IdempotentJob, upload_responder
 from image_pipeline.processing import ANALYSIS_JOB, UploadResponder
 from image_pipeline.settings import ProcessorSettings
@@ -21,6 +21,7 @@ def aws_responder() -> UploadResponder:
     return upload_responder(settings, producer="AnalyzeFunction")
 
 
+@observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, responder: UploadResponder | None = None

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.image_api import (
     CreateImageRequest,
@@ -105,6 +105,7 @@ def bad_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     )
 
 
+@observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, adapters: tuple[ObjectStore, ImageLog] | None = None

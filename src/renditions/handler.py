@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.upload_jobs import IdempotentJob, upload_responder
 from image_pipeline.processing import RENDITIONS_JOB, UploadResponder
 from image_pipeline.settings import ProcessorSettings
@@ -36,6 +36,7 @@ def record_handler(record: SQSRecord, responder: UploadResponder) -> None:
         renditions(upload, responder)
 
 
+@observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, responder: UploadResponder | None = None
