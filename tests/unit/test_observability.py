@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.metrics.provider import cold_start
 from PIL import Image
 
 from image_pipeline.aws.observability import JOB_OF_RESPONSE, measured, tracing_enabled
@@ -69,7 +70,9 @@ def test_an_answered_upload_is_counted_timed_and_sized_per_job(
     load_handler: Callable[..., ModuleType],
     lambda_context: object,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(cold_start, "is_cold_start", True)  # a fresh process, whatever ran before
     # Given a photo uploaded and announced
     photo = samples.encode(samples.photo((640, 480)), "JPEG")
     event = _event_for(aws, photo)
