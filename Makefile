@@ -48,7 +48,7 @@ ARTIFACTS = $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET),--resolve-s
 	deploy-local local-env invoke deploy pipeline-build pipeline-package pipeline-deploy clean
 
 help: ## Show the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ---------------------------------------------------------------- the two commands
 run: up ## Upload the sample images (or IMAGES=dir) through the local stack; report in out/
@@ -70,7 +70,7 @@ test-unit: $(DEV_READY) ## Unit tests only (fast, no network)
 test-integration: venvs ## Integration tests only (deploy to a local engine)
 	$(PY) -m pytest tests/integration
 
-test-e2e: venvs ## End-to-end suite: the stack AWS_SAM_STACK_NAME on AWS if set, else a local one
+test-e2e: $(if $(AWS_SAM_STACK_NAME),$(DEV_READY),venvs) ## End-to-end suite: the stack AWS_SAM_STACK_NAME on AWS if set, else a local one
 	$(PY) -m pytest tests/e2e
 
 lint: venvs $(LINT_READY) ## ruff, mypy, cfn-lint (+ serverless rules), sam validate, actionlint, zizmor, checkov
