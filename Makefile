@@ -17,11 +17,13 @@ ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/amd64/x86_64/')
 VENV := .venv
 SAM_VENV := .venv-sam
 ENGINE_VENV := .venv-engine
+LINT_VENV := .venv-lint
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 DEV_READY := $(VENV)/.installed
 SAM_READY := $(SAM_VENV)/.installed
 ENGINE_READY := $(ENGINE_VENV)/.installed
+LINT_READY := $(LINT_VENV)/.installed
 
 # sam build looks for python3.13 on PATH: the dev venv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -34,11 +36,22 @@ LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AW
 LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS) \
 	AllowedOrigin=$(ALLOWED_ORIGIN)
 
-.PHONY: venvs help run test test-unit test-integration lint format bench up down build-local deploy-local \
-	local-env invoke deploy clean
+# The delivery pipeline's steps (.github/workflows/pipeline.yml runs them per stage with the
+# stage's values; `make deploy-local` runs the same package and deploy steps on the local engine).
+ARCHITECTURE ?= arm64
+BUILD_DIR ?= .aws-sam/build
+STACK_NAME ?= image-pipeline
+ARTIFACTS_BUCKET ?=
+CFN_ROLE_ARN ?=
+PARAMETERS ?=
+PACKAGED = $(BUILD_DIR)/packaged-$(STACK_NAME).yaml
+ARTIFACTS = $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET),--resolve-s3) --s3-prefix $(STACK_NAME)
+
+.PHONY: venvs help run test test-unit test-integration test-e2e lint format bench up down build-local \
+	deploy-local local-env invoke deploy pipeline-build pipeline-package pipeline-deploy clean
 
 help: ## Show the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # ---------------------------------------------------------------- the two commands
 run: up ## Upload the sample images (or IMAGES=dir) through the local stack; report in out/
@@ -50,8 +63,8 @@ run: up ## Upload the sample images (or IMAGES=dir) through the local stack; rep
 	echo "... deployed in $$(( $$(date +%s) - start )) s"
 	@$(LOCAL_AWS) $(PY) -m tools.run --images "$(IMAGES)" $(if $(filter events/images,$(IMAGES)),--expect complete)
 
-test: venvs ## Every test: unit (moto) and integration (local engine)
-	$(PY) -m pytest tests/unit tests/integration
+test: venvs ## Every test: unit (moto), integration and end-to-end (local engine)
+	$(PY) -m pytest tests/unit tests/integration tests/e2e
 
 # ---------------------------------------------------------------- more
 test-unit: $(DEV_READY) ## Unit tests only (fast, no network)
@@ -60,12 +73,18 @@ test-unit: $(DEV_READY) ## Unit tests only (fast, no network)
 test-integration: venvs ## Integration tests only (deploy to a local engine)
 	$(PY) -m pytest tests/integration
 
-lint: venvs ## ruff, mypy (strict), cfn-lint (+ serverless rules), sam validate --lint
+test-e2e: $(if $(AWS_SAM_STACK_NAME),$(DEV_READY),venvs) ## End-to-end suite: the stack AWS_SAM_STACK_NAME on AWS if set, else a local one
+	$(PY) -m pytest tests/e2e
+
+lint: venvs $(LINT_READY) ## ruff, mypy, cfn-lint (+ serverless rules), sam validate, actionlint, zizmor, checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(SAM) validate --lint
+	$(LINT_VENV)/bin/actionlint
+	$(LINT_VENV)/bin/zizmor --offline --no-progress .github
+	$(LINT_VENV)/bin/checkov --config-file .checkov.yaml
 
 format: $(DEV_READY) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -83,8 +102,9 @@ down: ## Stop the local engine
 build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
 	$(SAM) build --config-env local --parameter-overrides $(LOCAL_PARAMS)
 
-deploy-local: up build-local ## Deploy template.yaml to the local engine with sam deploy
-	$(LOCAL_AWS) $(SAM) deploy --config-env local --parameter-overrides $(LOCAL_PARAMS)
+deploy-local: up build-local ## Deploy template.yaml to the local engine (the pipeline's package + deploy steps)
+	$(LOCAL_AWS) $(MAKE) pipeline-package pipeline-deploy BUILD_DIR=.aws-sam/local STACK_NAME=image-pipeline-local \
+		ARCHITECTURE=$(ARCH) ARTIFACTS_BUCKET= CFN_ROLE_ARN= PARAMETERS="$(LOCAL_PARAMS)"
 	@$(LOCAL_AWS) $(PY) -m tools.local_api  # what the engine drops from SAM's API definition
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
@@ -98,8 +118,21 @@ deploy: $(DEV_READY) $(SAM_READY) ## Build for AWS and deploy with sam deploy --
 	$(SAM) build
 	$(SAM) deploy --guided
 
+# ---------------------------------------------------------------- delivery pipeline steps
+pipeline-build: $(DEV_READY) $(SAM_READY) ## Build once for AWS, no Docker (ARCHITECTURE=arm64), into BUILD_DIR
+	$(SAM) build --build-dir $(BUILD_DIR) --parameter-overrides Architecture=$(ARCHITECTURE)
+
+pipeline-package: $(SAM_READY) ## Upload BUILD_DIR's code to a stage's ARTIFACTS_BUCKET (none: --resolve-s3)
+	$(SAM) package --config-env pipeline --template-file $(BUILD_DIR)/template.yaml --output-template-file $(PACKAGED) $(ARTIFACTS)
+
+pipeline-deploy: $(SAM_READY) ## Deploy the packaged build as STACK_NAME (CFN_ROLE_ARN, PARAMETERS)
+	$(SAM) deploy --config-env pipeline --template-file $(PACKAGED) --stack-name $(STACK_NAME) $(ARTIFACTS) \
+		$(if $(CFN_ROLE_ARN),--role-arn $(CFN_ROLE_ARN)) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		--no-confirm-changeset --no-fail-on-empty-changeset --no-progressbar \
+		--parameter-overrides Architecture=$(ARCHITECTURE) $(PARAMETERS)
+
 clean: down ## Remove build output, reports and the venvs
-	rm -rf .aws-sam out .engine $(VENV) $(SAM_VENV) $(ENGINE_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam out .engine $(VENV) $(SAM_VENV) $(ENGINE_VENV) $(LINT_VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # ---------------------------------------------------------------- venvs (Python 3.13)
 # A venv is (re)built when its requirement files change; one made by another Python is replaced.
@@ -126,3 +159,6 @@ $(SAM_READY): tools/requirements/sam.txt
 
 $(ENGINE_READY): tools/requirements/engine.txt
 	$(call make_venv,$(ENGINE_VENV),-r tools/requirements/engine.txt)
+
+$(LINT_READY): tools/requirements/lint.txt
+	$(call make_venv,$(LINT_VENV),-r tools/requirements/lint.txt)

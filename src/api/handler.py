@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.aws.stepfunctions import StepFunctionsEditStarter
 from image_pipeline.edits import InvalidEditRequest, is_edit_id
@@ -250,6 +250,7 @@ def _as_json(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext, adapters: Adapters | None = None) -> dict[str, Any]:
     if not isinstance(event, dict) or "httpMethod" not in event:

@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.edit_workflow import edit_steps
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.editing import EditSteps, StepInput
 from image_pipeline.settings import EditStepSettings
 
@@ -23,6 +23,7 @@ def aws_steps() -> EditSteps:
     return edit_steps(settings)
 
 
+@observed
 @logger.inject_lambda_context(correlation_id_path="imageId", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext, steps: EditSteps | None = None) -> dict[str, Any]:
     return (steps or aws_steps()).compress(StepInput.model_validate(event)).payload()

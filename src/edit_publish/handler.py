@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.eventbridge import EventBridgePublisher
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.edit_outcomes import PUBLISH_INPUT, EditOutcomes
 from image_pipeline.settings import EditPublishSettings
@@ -27,6 +27,7 @@ def aws_outcomes() -> EditOutcomes:
     )
 
 
+@observed
 @logger.inject_lambda_context(correlation_id_path="edit.imageId", clear_state=True)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, outcomes: EditOutcomes | None = None

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.eventbridge import EventBridgePublisher
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.intake import INTAKE_PRODUCER, Intake
@@ -28,6 +28,7 @@ def aws_intake() -> Intake:
     )
 
 
+@observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext, intake: Intake | None = None) -> dict[str, Any]:
     # Idempotent without a table: the record is written only if absent, and ImageUploaded's id is

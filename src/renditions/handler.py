@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.upload_jobs import IdempotentJob, answer_uploads, upload_responder
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.processing import RENDITIONS_JOB, UploadResponder
@@ -42,6 +42,7 @@ def _is_sqs_batch(event: Any) -> bool:
     return isinstance(records, list) and all(isinstance(r, dict) and "body" in r for r in records)
 
 
+@observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
     event: Any, context: LambdaContext, responder: UploadResponder | None = None

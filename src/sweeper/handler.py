@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.eventbridge import EventBridgePublisher
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.ports import EventPublisher, ImageLog
 from image_pipeline.settings import SweeperSettings
 from image_pipeline.tracker import sweep_overdue
@@ -31,7 +31,7 @@ def aws_adapters() -> tuple[ImageLog, EventPublisher]:
     return images, EventBridgePublisher(settings.app_bus_name, settings.event_source)
 
 
-@metrics.log_metrics(capture_cold_start_metric=True)
+@observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
     event: dict[str, Any], context: LambdaContext, adapters: tuple[ImageLog, EventPublisher] | None = None

@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.upload_jobs import IdempotentJob, answer_uploads, upload_responder
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.processing import THUMBNAIL_JOB, UploadResponder
@@ -22,6 +22,7 @@ def aws_responder() -> UploadResponder:
     return upload_responder(settings, producer=FUNCTION)
 
 
+@observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext, responder: UploadResponder | None = None) -> dict[str, Any]:
     thumbnail.config.register_lambda_context(context)

@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
-from image_pipeline.aws.observability import function_logger
+from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.events import NotAPipelineEvent
 from image_pipeline.ports import ImageLog
 from image_pipeline.settings import TrackerSettings
@@ -21,6 +21,7 @@ def aws_images() -> ImageLog:
     return DynamoImageLog(settings.images_table, retention_days=settings.retention_days)
 
 
+@observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext, images: ImageLog | None = None) -> dict[str, Any]:
     if not isinstance(event, dict):

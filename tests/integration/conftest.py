@@ -1,71 +1,20 @@
 """Integration tests: the real template, built with `sam build` and deployed with `sam deploy`
-(through `make deploy-local`) to a local engine of their own, on a free port."""
+(through `make deploy-local`) to a local engine of their own, on a free port. The engine and the
+stack are session fixtures in tests/conftest.py, shared with the end-to-end suite."""
 
-import os
-import socket
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from tests.conftest import STALL_TIMEOUT_SECONDS
 from tests.template import ROOT
 from tools.client import PipelineClient
-from tools.engine import LocalEngine
-from tools.stack import Stack
 
-# Short enough to watch a stall happen in a test, long enough for a cold start on a busy machine.
-STALL_TIMEOUT_SECONDS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def engine() -> Iterator[LocalEngine]:
-    port = int(os.environ.get("TEST_ENGINE_PORT") or _free_port())
-    engine = LocalEngine(port=port)
-    engine.up()
-    yield engine
-    if not os.environ.get("KEEP_ENGINE"):
-        engine.down()
-
-
-@pytest.fixture(scope="session")
-def web_origin() -> str:
-    """The browser origin the test stack allows (CORS); the browser test serves its page there."""
-    return f"http://127.0.0.1:{_free_port()}"
-
-
-@pytest.fixture(scope="session")
-def stack(engine: LocalEngine, web_origin: str) -> Iterator[Stack]:
-    """The template deployed exactly as `make deploy-local` deploys it."""
-    env = {
-        **os.environ,
-        **engine.client_env(),
-        "PORT": str(engine.port),
-        "STALL_TIMEOUT_SECONDS": str(STALL_TIMEOUT_SECONDS),
-        "ALLOWED_ORIGIN": web_origin,
-    }
-    deployed = subprocess.run(
-        ["make", "-s", "deploy-local"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in engine.client_env().items():
-            patch.setenv(name, value)
-        yield Stack("image-pipeline-local", endpoint_url=engine.url)
-
-
-@pytest.fixture(scope="session")
-def client(stack: Stack) -> PipelineClient:
-    return PipelineClient(stack.api_url, stack.api_key)
+__all__ = ["STALL_TIMEOUT_SECONDS", "s3", "settled", "upload_image", "wait_for"]
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.eventbridge import EventBridgePublisher, PublishFailed
+from image_pipeline.aws.observability import MeasuredStore, measured
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.ports import EventPublisher, ImageLog, ImageRecord, ObjectChanged, ObjectMissing, ObjectStore
@@ -34,8 +35,10 @@ def _event(kind: EventType, seconds: float, event_id: str, image: str = IMAGE) -
 
 
 # ---------------------------------------------------------------- ObjectStore
-@pytest.fixture(params=["s3", "fake"])
+@pytest.fixture(params=["s3", "fake", "measured s3"])
 def store(request: pytest.FixtureRequest, aws: SimpleNamespace) -> ObjectStore:
+    if request.param == "measured s3":
+        return MeasuredStore(S3ObjectStore())
     return S3ObjectStore() if request.param == "s3" else InMemoryObjectStore()
 
 
@@ -100,7 +103,7 @@ def test_store_presigns_an_upload_bound_to_key_type_and_metadata(store: ObjectSt
 Delivered = list[tuple[str, dict[str, Any]]]
 
 
-@pytest.fixture(params=["eventbridge", "fake"])
+@pytest.fixture(params=["eventbridge", "fake", "measured eventbridge"])
 def publisher(
     request: pytest.FixtureRequest, aws: SimpleNamespace
 ) -> Iterator[tuple[EventPublisher, Callable[[], Delivered]]]:
@@ -125,7 +128,12 @@ def publisher(
             )
         return [(m["detail-type"], m["detail"]) for m in messages]
 
-    yield EventBridgePublisher(aws.AppBus, "image-pipeline"), received
+    adapter = EventBridgePublisher(aws.AppBus, "image-pipeline")
+    if request.param == "measured eventbridge":
+        _, measured_publisher = measured(S3ObjectStore(), adapter)
+        yield measured_publisher, received
+        return
+    yield adapter, received
 
 
 def test_publisher_delivers_every_event_with_its_envelope(

@@ -123,9 +123,15 @@ def test_the_bucket_is_private_encrypted_tls_only_and_announces_uploads_to_event
 
 
 def test_the_local_engine_switch_leaves_out_only_what_the_engine_cannot_do() -> None:
-    conditional = {name for name, r in template.load()["Resources"].items() if "Condition" in r}
-    assert conditional == {"AppBusArchive"}  # ministack has no EventBridge archives
+    resources = template.load()["Resources"]
+    on_aws_only = {name for name, r in resources.items() if r.get("Condition") == "OnAws"}
+    # ministack has no EventBridge archives, and its alarms take one metric (no metric math)
+    assert on_aws_only == {"AppBusArchive", "FunctionErrorsAlarm", "FunctionThrottlesAlarm"}
     assert template.load()["Conditions"]["OnAws"] == {"Fn::Equals": [{"Ref": "LocalEmulator"}, "false"]}
+    # ... nor CodeDeploy: gradual deployments are switched off by the same parameter
+    switch = template.load()["Mappings"]["GradualDeployments"]
+    assert switch == {"true": {"Enabled": "false"}, "false": {"Enabled": "true"}}
+    assert {r["Condition"] for r in resources.values() if "Condition" in r} == {"OnAws", "HasAlarmEmail"}
 
 
 def test_the_api_needs_a_key_and_is_throttled() -> None:

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from image_pipeline.aws.eventbridge import EventBridgePublisher
+from image_pipeline.aws.observability import measured
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.imaging import ImageLimits
 from image_pipeline.processing import Job, UploadResponder
@@ -25,9 +26,10 @@ IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
 def upload_responder(settings: ProcessorSettings, producer: str) -> UploadResponder:
+    store, publisher = measured(S3ObjectStore(), EventBridgePublisher(settings.app_bus_name, settings.event_source))
     return UploadResponder(
-        store=S3ObjectStore(),
-        publisher=EventBridgePublisher(settings.app_bus_name, settings.event_source),
+        store=store,
+        publisher=publisher,
         outputs_bucket=settings.images_bucket,
         limits=ImageLimits(
             max_pixels=settings.max_image_pixels,
