@@ -6,11 +6,14 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 
 # The local engine's port (on 127.0.0.1), what `make run` uploads, and the stall deadline of
-# local deployments (AWS deployments use the template's default).
+# local deployments (AWS deployments use the template's default). The local stack is STACK_NAME
+# if set, else the one samconfig.toml's `local` environment names (tools/stack.py says which).
+# Local builds are for this machine's CPU (the engine's); deploy-local refuses any other build.
 PORT ?= 4566
 IMAGES ?= events/images
 STALL_TIMEOUT_SECONDS ?= 300
 ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/amd64/x86_64/')
+LOCAL_BUILD_DIR ?= .aws-sam/local
 
 VENV := .venv
 SAM_VENV := .venv-sam
@@ -32,7 +35,7 @@ LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AW
 LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS)
 
 .PHONY: venvs help run test test-unit test-integration lint format bench up down build-local deploy-local \
-	local-env invoke deploy clean
+	local-env engine-env invoke events deploy clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,7 +54,7 @@ test: venvs ## Every test: unit (moto) and integration (local engine)
 	$(PY) -m pytest tests/unit tests/integration
 
 # ---------------------------------------------------------------- more
-test-unit: $(DEV_READY) ## Unit tests only (fast, no network)
+test-unit: $(DEV_READY) $(SAM_READY) ## Unit tests only (fast, no network)
 	$(PY) -m pytest tests/unit
 
 test-integration: venvs ## Integration tests only (deploy to a local engine)
@@ -78,13 +81,22 @@ down: ## Stop the local engine
 	@if [ -x $(PY) ]; then $(PY) -m tools.engine down; else echo "nothing to stop"; fi
 
 build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
-	$(SAM) build --config-env local --parameter-overrides $(LOCAL_PARAMS)
+	@echo "sam build for the local engine: Architecture=$(ARCH) (this machine's CPU, the engine's)" >&2
+	$(SAM) build --config-env local --build-dir $(LOCAL_BUILD_DIR) --parameter-overrides $(LOCAL_PARAMS)
 
 deploy-local: up build-local ## Deploy template.yaml to the local engine with sam deploy
-	$(LOCAL_AWS) $(SAM) deploy --config-env local --parameter-overrides $(LOCAL_PARAMS)
+	@$(PY) -m tools.build check $(LOCAL_BUILD_DIR)
+	$(LOCAL_AWS) $(SAM) deploy --config-env local --template-file $(LOCAL_BUILD_DIR)/template.yaml \
+		--stack-name "$$($(PY) -m tools.stack name)" --parameter-overrides $(LOCAL_PARAMS)
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
 	@$(LOCAL_AWS) $(PY) -m tools.stack env
+
+engine-env: ## Print export lines that point AWS clients and the SAM CLI at the local engine
+	@$(foreach v,$(LOCAL_AWS),echo "export $(v)";)
+
+events: $(DEV_READY) ## Sample events for the local stack in out/events/ (sam remote invoke --event-file)
+	@$(LOCAL_AWS) $(PY) -m tools.events
 
 invoke: $(DEV_READY) ## Invoke a deployed function with an event: make invoke FN=ThumbnailFunction EVENT=events/s3put.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }

@@ -45,6 +45,7 @@ def stack(engine: LocalEngine) -> Iterator[Stack]:
         **engine.client_env(),
         "PORT": str(engine.port),
         "STALL_TIMEOUT_SECONDS": str(STALL_TIMEOUT_SECONDS),
+        "STACK_NAME": "image-pipeline-local",  # whatever a guided deploy saved in this clone
     }
     deployed = subprocess.run(
         ["make", "-s", "deploy-local"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
