@@ -86,7 +86,8 @@ build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this m
 
 deploy-local: up build-local ## Deploy template.yaml to the local engine with sam deploy
 	@$(PY) -m tools.build check $(LOCAL_BUILD_DIR)
-	$(LOCAL_AWS) $(SAM) deploy --config-env local --template-file $(LOCAL_BUILD_DIR)/template.yaml \
+	$(LOCAL_AWS) $(SAM) deploy --config-env local --config-file "$(CURDIR)/samconfig.toml" \
+		--template-file $(LOCAL_BUILD_DIR)/template.yaml \
 		--stack-name "$$($(PY) -m tools.stack name)" --parameter-overrides $(LOCAL_PARAMS)
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"

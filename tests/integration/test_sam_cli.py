@@ -65,7 +65,7 @@ def guided_deploy(project: Path, engine: LocalEngine) -> tuple[int | None, str, 
     )
     output: list[str] = []
     prompts: dict[str, str] = {}
-    while child.expect([r"\r\n([^\r\n]*?) ?\[([^\]\r\n]*)\]: ", pexpect.EOF]) == 0:
+    while child.expect([r"\r\n([^\r\n]*?) ?\[([^\[\]\r\n]*)\]: ", pexpect.EOF]) == 0:
         match = child.match
         assert isinstance(match, re.Match)
         output.append(f"{child.before}{match.group(0)}")
