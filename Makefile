@@ -86,9 +86,9 @@ build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this m
 
 deploy-local: up build-local ## Deploy template.yaml to the local engine with sam deploy
 	@$(PY) -m tools.build check $(LOCAL_BUILD_DIR)
+	stack=$$($(PY) -m tools.stack name); \
 	$(LOCAL_AWS) $(SAM) deploy --config-env local --config-file "$(CURDIR)/samconfig.toml" \
-		--template-file $(LOCAL_BUILD_DIR)/template.yaml \
-		--stack-name "$$($(PY) -m tools.stack name)" --parameter-overrides $(LOCAL_PARAMS)
+		--template-file $(LOCAL_BUILD_DIR)/template.yaml --stack-name "$$stack" --parameter-overrides $(LOCAL_PARAMS)
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
 	@$(LOCAL_AWS) $(PY) -m tools.stack env
