@@ -10,12 +10,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from tests import template
 from tests.template import ROOT
 from tools.build import check, wheel_architectures
-from tools.stack import StackName, machine_architecture
+from tools.stack import Stack, StackName, machine_architecture
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
@@ -178,3 +180,18 @@ def test_a_build_for_another_cpu_is_refused_naming_the_fix(tmp_path: Path) -> No
 def test_a_missing_build_is_refused(tmp_path: Path) -> None:
     missing = tmp_path / "nothing"
     assert check(missing, "x86_64") == f"there is no build in {missing}: run `make build-local`"
+
+
+def test_a_stack_deployed_for_another_cpu_than_the_engines_is_named_in_a_warning() -> None:
+    with mock_aws():
+        body = {
+            "Parameters": {"Architecture": {"Type": "String", "Default": "arm64"}},
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        }
+        boto3.client("cloudformation").create_stack(StackName="guided", TemplateBody=json.dumps(body))
+        stack = Stack("guided")
+        warning = stack.architecture_warning("x86_64")
+        assert warning is not None
+        assert "stack guided was deployed with Architecture=arm64 but the local engine runs x86_64" in warning
+        assert "make deploy-local" in warning
+        assert stack.architecture_warning("arm64") is None
