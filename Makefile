@@ -82,7 +82,10 @@ down: ## Stop the local engine
 
 build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
 	@echo "sam build for the local engine: Architecture=$(ARCH) (this machine's CPU, the engine's)" >&2
+	@# sam build empties the folder, where a guided deploy saved its answers (and the stack's name)
+	@if [ -f $(LOCAL_BUILD_DIR)/samconfig.toml ]; then cp $(LOCAL_BUILD_DIR)/samconfig.toml $(LOCAL_BUILD_DIR).samconfig.toml; fi
 	$(SAM) build --config-env local --build-dir $(LOCAL_BUILD_DIR) --parameter-overrides $(LOCAL_PARAMS)
+	@if [ -f $(LOCAL_BUILD_DIR).samconfig.toml ]; then mv $(LOCAL_BUILD_DIR).samconfig.toml $(LOCAL_BUILD_DIR)/samconfig.toml; fi
 
 deploy-local: up build-local ## Deploy template.yaml to the local engine with sam deploy
 	@$(PY) -m tools.build check $(LOCAL_BUILD_DIR)
