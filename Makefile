@@ -6,12 +6,15 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-print-directory
 
 # The local engine's port (on 127.0.0.1), what `make run` uploads, and the stall deadline of
-# local deployments (AWS deployments use the template's default).
+# local deployments (AWS deployments use the template's default). The local stack is STACK_NAME
+# if set, else the one samconfig.toml's `local` environment names (tools/stack.py says which).
+# Local builds are for this machine's CPU (the engine's); deploy-local refuses any other build.
 PORT ?= 4566
 IMAGES ?= events/images
 STALL_TIMEOUT_SECONDS ?= 300
 # The browser origin the local API and bucket accept (CORS); the browser test serves its page there.
 ALLOWED_ORIGIN ?= http://localhost:3000
+LOCAL_BUILD_DIR ?= .aws-sam/local
 ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/amd64/x86_64/')
 
 VENV := .venv
@@ -48,7 +51,7 @@ PACKAGED = $(BUILD_DIR)/packaged-$(STACK_NAME).yaml
 ARTIFACTS = $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET),--resolve-s3) --s3-prefix $(STACK_NAME)
 
 .PHONY: venvs help run test test-unit test-integration test-e2e lint format bench up down build-local \
-	deploy-local local-env invoke deploy pipeline-build pipeline-package pipeline-deploy clean
+	deploy-local local-env engine-env invoke events deploy pipeline-build pipeline-package pipeline-deploy clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,7 +70,7 @@ test: venvs ## Every test: unit (moto), integration and end-to-end (local engine
 	$(PY) -m pytest tests/unit tests/integration tests/e2e
 
 # ---------------------------------------------------------------- more
-test-unit: $(DEV_READY) ## Unit tests only (fast, no network)
+test-unit: $(DEV_READY) $(SAM_READY) ## Unit tests only (fast, no network)
 	$(PY) -m pytest tests/unit
 
 test-integration: venvs ## Integration tests only (deploy to a local engine)
@@ -100,15 +103,28 @@ down: ## Stop the local engine
 	@if [ -x $(PY) ]; then $(PY) -m tools.engine down; else echo "nothing to stop"; fi
 
 build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
-	$(SAM) build --config-env local --parameter-overrides $(LOCAL_PARAMS)
+	@echo "sam build for the local engine: Architecture=$(ARCH) (this machine's CPU, the engine's)" >&2
+	@# sam build empties the folder, where a guided deploy saved its answers (and the stack's name)
+	@if [ -f $(LOCAL_BUILD_DIR)/samconfig.toml ]; then cp $(LOCAL_BUILD_DIR)/samconfig.toml $(LOCAL_BUILD_DIR).samconfig.toml; fi
+	$(SAM) build --config-env local --build-dir $(LOCAL_BUILD_DIR) --parameter-overrides $(LOCAL_PARAMS)
+	@if [ -f $(LOCAL_BUILD_DIR).samconfig.toml ]; then mv $(LOCAL_BUILD_DIR).samconfig.toml $(LOCAL_BUILD_DIR)/samconfig.toml; fi
 
+# The pipeline's own package and deploy steps, on the local engine, to the local stack.
 deploy-local: up build-local ## Deploy template.yaml to the local engine (the pipeline's package + deploy steps)
-	$(LOCAL_AWS) $(MAKE) pipeline-package pipeline-deploy BUILD_DIR=.aws-sam/local STACK_NAME=image-pipeline-local \
+	@$(PY) -m tools.build check $(LOCAL_BUILD_DIR)
+	@stack=$$($(LOCAL_AWS) $(PY) -m tools.stack name); \
+	$(LOCAL_AWS) $(MAKE) pipeline-package pipeline-deploy BUILD_DIR=$(LOCAL_BUILD_DIR) STACK_NAME="$$stack" \
 		ARCHITECTURE=$(ARCH) ARTIFACTS_BUCKET= CFN_ROLE_ARN= PARAMETERS="$(LOCAL_PARAMS)"
 	@$(LOCAL_AWS) $(PY) -m tools.local_api  # what the engine drops from SAM's API definition
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
 	@$(LOCAL_AWS) $(PY) -m tools.stack env
+
+engine-env: ## Print export lines that point AWS clients and the SAM CLI at the local engine
+	@$(foreach v,$(LOCAL_AWS),echo "export $(v)";)
+
+events: $(DEV_READY) ## Sample events for the local stack in out/events/ (sam remote invoke --event-file)
+	@$(LOCAL_AWS) $(PY) -m tools.events
 
 invoke: $(DEV_READY) ## Invoke a deployed function with an event: make invoke FN=ThumbnailFunction EVENT=events/s3put.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
@@ -123,10 +139,10 @@ pipeline-build: $(DEV_READY) $(SAM_READY) ## Build once for AWS, no Docker (ARCH
 	$(SAM) build --build-dir $(BUILD_DIR) --parameter-overrides Architecture=$(ARCHITECTURE)
 
 pipeline-package: $(SAM_READY) ## Upload BUILD_DIR's code to a stage's ARTIFACTS_BUCKET (none: --resolve-s3)
-	$(SAM) package --config-env pipeline --template-file $(BUILD_DIR)/template.yaml --output-template-file $(PACKAGED) $(ARTIFACTS)
+	$(SAM) package --config-env pipeline --config-file "$(CURDIR)/samconfig.toml" --template-file $(BUILD_DIR)/template.yaml --output-template-file $(PACKAGED) $(ARTIFACTS)
 
 pipeline-deploy: $(SAM_READY) ## Deploy the packaged build as STACK_NAME (CFN_ROLE_ARN, PARAMETERS)
-	$(SAM) deploy --config-env pipeline --template-file $(PACKAGED) --stack-name $(STACK_NAME) $(ARTIFACTS) \
+	$(SAM) deploy --config-env pipeline --config-file "$(CURDIR)/samconfig.toml" --template-file $(PACKAGED) --stack-name $(STACK_NAME) $(ARTIFACTS) \
 		$(if $(CFN_ROLE_ARN),--role-arn $(CFN_ROLE_ARN)) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
 		--no-confirm-changeset --no-fail-on-empty-changeset --no-progressbar \
 		--parameter-overrides Architecture=$(ARCHITECTURE) $(PARAMETERS)

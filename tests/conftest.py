@@ -67,6 +67,7 @@ def stack(engine: LocalEngine, web_origin: str) -> Iterator[Stack]:
         "PORT": str(engine.port),
         "STALL_TIMEOUT_SECONDS": str(STALL_TIMEOUT_SECONDS),
         "ALLOWED_ORIGIN": web_origin,
+        "STACK_NAME": "image-pipeline-local",  # whatever a guided deploy saved in this clone
     }
     deployed = subprocess.run(
         ["make", "-s", "deploy-local"], cwd=ROOT, env=env, capture_output=True, text=True, check=False

@@ -68,7 +68,7 @@ def test_the_api_alarms_watch_the_p90_latency_and_server_errors_of_this_api() ->
     alarms = _alarms()
     for name in ("ApiServerErrorsAlarm", "ApiLatencyAlarm"):
         dimensions = {d["Name"]: d["Value"] for d in alarms[name]["Dimensions"]}
-        assert dimensions == {"ApiName": {"Ref": "AWS::StackName"}, "Stage": {"Ref": "StageName"}}
+        assert dimensions == {"ApiName": {"Ref": "AWS::StackName"}, "Stage": {"Ref": "ApiStageName"}}
     assert alarms["ApiServerErrorsAlarm"]["MetricName"] == "5XXError"
     assert alarms["ApiLatencyAlarm"]["ExtendedStatistic"] == "p90"
 
