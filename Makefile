@@ -31,8 +31,19 @@ LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AW
 	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS)
 
+# The event hub and its two consumers: each its own template and stack. With no account
+# parameters they all deploy into the engine's one account, wired by stack outputs -> parameters
+# (consumers first, then the hub that delivers to their buses, then the app that forwards to it).
+STACK := image-pipeline-local
+HUB_PARTS := aggregates history hub
+aggregates_TEMPLATE := consumers/aggregates/template.yaml
+history_TEMPLATE := consumers/history/template.yaml
+hub_TEMPLATE := hub/template.yaml
+PART_PARAMS := LocalEmulator=true Architecture=$(ARCH)
+output = $$($(LOCAL_AWS) $(PY) -m tools.stack output $(STACK)-$(1) $(2))
+
 .PHONY: venvs help run test test-unit test-integration lint format bench up down build-local deploy-local \
-	local-env invoke deploy clean
+	build-hub-local deploy-hub-local query local-env invoke deploy clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,8 +72,9 @@ lint: venvs ## ruff, mypy (strict), cfn-lint (+ serverless rules), sam validate 
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml $(foreach p,$(HUB_PARTS),$($(p)_TEMPLATE))
 	$(SAM) validate --lint
+	@for t in $(foreach p,$(HUB_PARTS),$($(p)_TEMPLATE)); do $(SAM) validate --lint --template-file $$t; done
 
 format: $(DEV_READY) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -77,11 +89,35 @@ up: venvs ## Start the local engine (ministack) on 127.0.0.1, port PORT=4566
 down: ## Stop the local engine
 	@if [ -x $(PY) ]; then $(PY) -m tools.engine down; else echo "nothing to stop"; fi
 
-build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
+build-local: $(DEV_READY) $(SAM_READY) build-hub-local ## sam build for the local engine (this machine's architecture)
 	$(SAM) build --config-env local --parameter-overrides $(LOCAL_PARAMS)
 
-deploy-local: up build-local ## Deploy template.yaml to the local engine with sam deploy
-	$(LOCAL_AWS) $(SAM) deploy --config-env local --parameter-overrides $(LOCAL_PARAMS)
+# One build and cache directory per template, so each rebuilds only what changed.
+build-hub-local: $(DEV_READY) $(SAM_READY)
+	@for part in $(HUB_PARTS); do \
+		case $$part in aggregates) t=$(aggregates_TEMPLATE);; history) t=$(history_TEMPLATE);; hub) t=$(hub_TEMPLATE);; esac; \
+		$(SAM) build --template-file $$t --build-dir .aws-sam/local-$$part --cache-dir .aws-sam/cache/local-$$part \
+			--cached --parallel --parameter-overrides $(PART_PARAMS) || exit 1; \
+	done
+
+deploy-local: up build-local deploy-hub-local ## Deploy the app, the hub and both consumers to the local engine
+	$(LOCAL_AWS) $(SAM) deploy --config-env local --parameter-overrides $(LOCAL_PARAMS) \
+		CentralBusArn=$(call output,hub,CentralBusArn)
+
+deploy-hub-local: up build-hub-local
+	$(call deploy_part,aggregates,$(PART_PARAMS))
+	$(call deploy_part,history,$(PART_PARAMS))
+	$(call deploy_part,hub,$(PART_PARAMS) AggregatesBusArn=$(call output,aggregates,AggregatesBusArn) \
+		HistoryBusArn=$(call output,history,HistoryBusArn))
+
+define deploy_part
+	$(LOCAL_AWS) $(SAM) deploy --template-file .aws-sam/local-$(1)/template.yaml --stack-name $(STACK)-$(1) \
+		--capabilities CAPABILITY_IAM --resolve-s3 --no-confirm-changeset --no-fail-on-empty-changeset \
+		--no-progressbar --parameter-overrides $(2)
+endef
+
+query: $(DEV_READY) ## Run the archive's report queries (consumers/history/queries) on the local stack's Athena
+	@$(LOCAL_AWS) $(PY) -m tools.query
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
 	@$(LOCAL_AWS) $(PY) -m tools.stack env

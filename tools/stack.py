@@ -1,6 +1,7 @@
 """A deployed stack of this template, as a client sees it: outputs, API URL and key, resources.
 
-python tools/stack.py env     # export lines for the local deployment (make local-env)
+python -m tools.stack env                      # export lines for the local deployment (make local-env)
+python -m tools.stack output <stack> <key>     # one output of a deployed stack (the Makefile wires stacks)
 """
 
 import argparse
@@ -65,9 +66,15 @@ def local_stack(engine: LocalEngine | None = None) -> Stack:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["env"])
-    parser.parse_args()
+    parser.add_argument("command", choices=["env", "output"])
+    parser.add_argument("args", nargs="*", help="output: the stack name and the output key")
+    args = parser.parse_args()
     engine = LocalEngine()
+    if args.command == "output":
+        name, key = args.args
+        os.environ.update(engine.client_env())
+        print(Stack(name, endpoint_url=engine.url).outputs[key])
+        return
     stack = local_stack(engine)
     for name, value in {**engine.client_env(), **stack.client_env()}.items():
         print(f"export {name}={shlex.quote(value)}")
