@@ -40,6 +40,8 @@ aggregates_TEMPLATE := consumers/aggregates/template.yaml
 history_TEMPLATE := consumers/history/template.yaml
 hub_TEMPLATE := hub/template.yaml
 PART_PARAMS := LocalEmulator=true Architecture=$(ARCH)
+# The client tools read the hub's aggregates with the shared package's domain code.
+TOOLS_PATH := PYTHONPATH=layers/shared
 output = $$($(LOCAL_AWS) $(PY) -m tools.stack output $(STACK)-$(1) $(2))
 
 .PHONY: venvs help run test test-unit test-integration lint format bench up down build-local deploy-local \
@@ -56,7 +58,7 @@ run: up ## Upload the sample images (or IMAGES=dir) through the local stack; rep
 		tail -n 40 .engine/deploy.log; echo "deploy failed: the whole log is in .engine/deploy.log"; exit 1; \
 	fi; \
 	echo "... deployed in $$(( $$(date +%s) - start )) s"
-	@$(LOCAL_AWS) $(PY) -m tools.run --images "$(IMAGES)" $(if $(filter events/images,$(IMAGES)),--expect complete)
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.run --images "$(IMAGES)" $(if $(filter events/images,$(IMAGES)),--expect complete)
 
 test: venvs ## Every test: unit (moto) and integration (local engine)
 	$(PY) -m pytest tests/unit tests/integration
@@ -117,7 +119,7 @@ define deploy_part
 endef
 
 query: $(DEV_READY) ## Run the archive's report queries (consumers/history/queries) on the local stack's Athena
-	@$(LOCAL_AWS) $(PY) -m tools.query
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.query
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
 	@$(LOCAL_AWS) $(PY) -m tools.stack env

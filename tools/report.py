@@ -1,5 +1,6 @@
 """The HTML report of a `make run`: one card per image with its outputs, analysis and timeline."""
 
+import json
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -176,13 +177,35 @@ def _card(result: dict[str, Any]) -> str:
     )
 
 
-def render_report(results: list[dict[str, Any]], api_url: str) -> str:
+def _hub(hub: dict[str, Any]) -> str:
+    aggregates, archive = hub["aggregates"], hub["archive"]
+    day = aggregates["day"]
+    rows = [
+        ("read through", str(aggregates["readThrough"])),
+        ("this run added", escape(json.dumps(aggregates["addedByThisRun"]["images"]))),
+        ("matches the run", "yes" if aggregates["matches"] else "no"),
+        ("images (day)", escape(json.dumps(day["images"]))),
+        ("rejects (day)", escape(json.dumps(day["rejects"]))),
+        ("formats (day)", escape(json.dumps(day["formats"]))),
+        ("bytes in / out", f"{day['bytesIn']} / {day['bytesOut']}"),
+        ("latency p50 / p95", f"&le; {day['latencyP50Ms']} ms / &le; {day['latencyP95Ms']} ms"),
+    ]
+    archived = [(str(r["image_id"]), escape(f"{r['status']} ({r['events']} events)")) for r in archive["rows"]]
+    return (
+        f"<section class=card><div><h2>Event hub</h2><p class=muted>aggregates for {escape(aggregates['date'])}"
+        f" (consumer B) and the archive's Athena query (consumer C)</p></div><div>{_kv_table(rows)}"
+        f"<p class=muted>archive: {escape(archive['query'])} - "
+        f"{'matches the run' if archive['matches'] else 'does not match the run'}</p>{_kv_table(archived)}</div></section>"
+    )
+
+
+def render_report(results: list[dict[str, Any]], api_url: str, hub: dict[str, Any] | None = None) -> str:
     counts: dict[str, int] = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
     summary = "".join(f"{_pill(status)} {count}&nbsp;&nbsp;" for status, count in sorted(counts.items()))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    cards = "".join(_card(r) for r in results)
+    cards = "".join(_card(r) for r in results) + (_hub(hub) if hub else "")
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"

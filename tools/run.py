@@ -1,7 +1,9 @@
 """`make run`: send images through the deployed local stack the way a client would.
 
 POST /images -> presigned upload -> poll GET /images/{id} until final -> GET .../trace, then a
-result table, out/results.json (one object per image) and out/report.html.
+result table; then what the event hub made of them: the aggregates this run added (consumer B's
+GraphQL API) and the run's images in the archive (an Athena query, consumer C). Writes
+out/results.json (``images``, ``aggregates``, ``archive``) and out/report.html.
 
     python -m tools.run --images events/images [--expect complete]
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.client import ApiError, PipelineClient, content_type_for
+from tools.hub import RunCheck, local_consumers
 from tools.report import render_report
 from tools.stack import local_stack
 
@@ -150,6 +153,26 @@ def print_table(results: list[Result]) -> None:
             print("  ".join("-" * width for width in widths))
 
 
+def print_hub(checked: dict[str, Any]) -> None:
+    aggregates, archive = checked["aggregates"], checked["archive"]
+    day = aggregates["day"]
+    print(f"\nEvent hub - aggregates for {aggregates['date']} (read through {aggregates['readThrough']}):")
+    added = aggregates["addedByThisRun"]
+    verdict = "matches the run" if aggregates["matches"] else f"expected {aggregates['expected']}"
+    print(f"  this run added images {added['images']} ({verdict}), events {added['events']}")
+    print(
+        f"  the day so far: images {day['images']}, rejects {day['rejects']}, formats {day['formats']}, "
+        f"{day['bytesIn']} bytes in, {day['bytesOut']} bytes out, latency p50 <= {day['latencyP50Ms']} ms, "
+        f"p95 <= {day['latencyP95Ms']} ms"
+    )
+    verdict = "matches the run" if archive["matches"] else "does NOT match the run"
+    print(f"Event hub - archive (Athena, {archive['query']}): {len(archive['rows'])} image(s), {verdict}")
+    for row in archive["rows"]:
+        print(f"  {row['image_id']}  {row['status']:<10} {row['events']} events")
+    for row in archive["latencyPercentiles"]:
+        print(f"  {row['day']}: {row['images']} images, latency p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms")
+
+
 def _image_files(folder: Path) -> list[Path]:
     """Every file of the folder but hidden ones and notes: the pipeline decides what is an image."""
     if not folder.is_dir():
@@ -181,6 +204,7 @@ def main() -> None:
     shutil.rmtree(assets_dir, ignore_errors=True)
     assets_dir.mkdir(parents=True)
 
+    hub = RunCheck.start(*local_consumers())
     print(f"Sending {len(files)} image(s) from {args.images} through {stack.api_url}", file=sys.stderr)
     progress = Progress(len(files))
     results: list[Result] = []
@@ -196,8 +220,11 @@ def main() -> None:
     results.sort(key=lambda r: r.file)
 
     print_table(results)
-    (OUT / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
-    (OUT / "report.html").write_text(render_report([r.to_dict() for r in results], stack.api_url))
+    checked = hub.finish({r.image_id: r.status for r in results if r.image_id})
+    print_hub(checked)
+    images = [r.to_dict() for r in results]
+    (OUT / "results.json").write_text(json.dumps({"images": images, **checked}, indent=2) + "\n")
+    (OUT / "report.html").write_text(render_report(images, stack.api_url, hub=checked))
     print(f"\nWrote {OUT.relative_to(ROOT)}/results.json and {OUT.relative_to(ROOT)}/report.html")
 
     # Done right means processed, or rejected with a reason; FAILED/STALLED/still running is not.
@@ -206,6 +233,8 @@ def main() -> None:
     if unsettled:
         listed = ", ".join(f"{r.file} ({r.status})" for r in unsettled)
         sys.exit(f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}")
+    if not (checked["aggregates"]["matches"] and checked["archive"]["matches"]):
+        sys.exit("the event hub's aggregates or archive do not account for this run's images (see above)")
     if args.expect == "complete" and incomplete:
         sys.exit(f"{len(incomplete)} image(s) did not complete: {', '.join(r.file for r in incomplete)}")
     counts = {s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})}
