@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from image_pipeline import contracts
 from image_pipeline.events import NotAPipelineEvent, PipelineEvent
 from image_pipeline.ports import EventPublisher, ImageLog
 from image_pipeline.tracking import STALL, ImageState, ImageStatus, derive_state
@@ -22,7 +23,8 @@ class Recorded:
 def pipeline_event(event: dict[str, Any]) -> PipelineEvent:
     """What the tracker hears: an app-bus event, or the S3 upload that starts it all.
 
-    Raises :class:`NotAPipelineEvent` for anything else (unknown types are logged and ignored).
+    Raises :class:`NotAPipelineEvent` for anything else (unknown types are logged and ignored), and
+    for an app-bus event whose producer does not own its type (``contracts.OWNERS``).
     """
     if event.get("source") == "aws.s3":
         try:
@@ -32,7 +34,12 @@ def pipeline_event(event: dict[str, Any]) -> PipelineEvent:
         if not uploads:
             raise NotAPipelineEvent("S3 event for an object outside the uploads/ layout")
         return uploads[0].uploaded_event()
-    return PipelineEvent.from_eventbridge(event)
+    received = PipelineEvent.from_eventbridge(event)
+    try:
+        contracts.check_owner(received.type.value, received.metadata.producer)
+    except contracts.ContractViolation as exc:
+        raise NotAPipelineEvent(str(exc)) from exc  # e.g. a ThumbnailCreated not from ThumbnailFunction
+    return received
 
 
 def record_event(event: PipelineEvent, images: ImageLog, stall_timeout: timedelta) -> Recorded:
