@@ -191,11 +191,12 @@ def _hub(hub: dict[str, Any]) -> str:
         ("latency p50 / p95", f"&le; {day['latencyP50Ms']} ms / &le; {day['latencyP95Ms']} ms"),
     ]
     archived = [(str(r["image_id"]), escape(f"{r['status']} ({r['events']} events)")) for r in archive["rows"]]
+    verdict = "matches the run" if archive["matches"] else "does not match the run"
     return (
         f"<section class=card><div><h2>Event hub</h2><p class=muted>aggregates for {escape(aggregates['date'])}"
         f" (consumer B) and the archive's Athena query (consumer C)</p></div><div>{_kv_table(rows)}"
         f"<p class=muted>archive: {escape(archive['query'])} - "
-        f"{'matches the run' if archive['matches'] else 'does not match the run'}</p>{_kv_table(archived)}</div></section>"
+        f"{verdict}</p>{_kv_table(archived)}</div></section>"
     )
 
 

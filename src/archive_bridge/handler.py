@@ -24,7 +24,9 @@ def aws_archive() -> FirehoseArchive:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext, archive: FirehoseArchive | None = None) -> dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, archive: FirehoseArchive | None = None
+) -> dict[str, Any]:
     record_id = (archive or aws_archive()).put(event)
     logger.info("archived", extra={"eventId": event.get("event_id"), "recordId": record_id})
     return {"recordId": record_id}

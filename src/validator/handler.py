@@ -15,7 +15,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from image_pipeline.aws.hub import DynamoRepublishLog, EventBridgeRepublisher, SqsQuarantine
 from image_pipeline.aws.observability import function_logger
 from image_pipeline.hub.settings import ValidatorSettings
-from image_pipeline.hub.validation import QuarantineQueue, Republisher, RepublishLog, parse_message, validate_and_republish
+from image_pipeline.hub.validation import (
+    QuarantineQueue,
+    Republisher,
+    RepublishLog,
+    parse_message,
+    validate_and_republish,
+)
 
 settings = ValidatorSettings.from_env()
 logger = function_logger()

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from image_pipeline.aws.stats import DynamoStatsStore
 from image_pipeline.events import EventType, PipelineEvent
@@ -24,8 +25,6 @@ DAY = "2026-11-22"
 
 @pytest.fixture
 def store() -> Iterator[DynamoStatsStore]:
-    from moto import mock_aws
-
     with mock_aws():
         table = template.resources("AWS::DynamoDB::Table", AGGREGATES)["StatsTable"]["Properties"]
         boto3.client("dynamodb").create_table(
@@ -42,11 +41,25 @@ def _answers(image: str, *, rejected: bool = False, seconds: float = 2.0) -> lis
 
     def event(kind: EventType, producer: str, at: float, data: dict[str, Any]) -> PipelineEvent:
         return PipelineEvent.new(
-            kind, image_id=image, producer=producer, causation_id=upload, occurred_at=T0 + timedelta(seconds=at), data=data
+            kind,
+            image_id=image,
+            producer=producer,
+            causation_id=upload,
+            occurred_at=T0 + timedelta(seconds=at),
+            data=data,
         )
 
-    outputs = [{"name": "thumbnail", "key": "outputs/x", "format": "JPEG", "mediaType": "image/jpeg",
-                "width": 1, "height": 1, "bytes": 100}]
+    outputs = [
+        {
+            "name": "thumbnail",
+            "key": "outputs/x",
+            "format": "JPEG",
+            "mediaType": "image/jpeg",
+            "width": 1,
+            "height": 1,
+            "bytes": 100,
+        }
+    ]
     analysis = {"analysis": {"format": "PNG", "mediaType": "image/png", "width": 9, "height": 9, "bytes": 5000}}
     if rejected:
         reject = {"reason": "truncated", "message": "cut short", "job": "thumbnail"}
@@ -81,7 +94,7 @@ def test_duplicates_and_any_order_do_not_double_count(store: DynamoStatsStore) -
     # Given two images' events delivered shuffled, each of them three times
     events = _answers("img1") + _answers("img2", seconds=40) + _answers("img3", rejected=True)
     deliveries = events * 3
-    random.Random(8).shuffle(deliveries)
+    random.Random(8).shuffle(deliveries)  # noqa: S311 - a repeatable shuffle, not a secret
     results = [aggregate(e, store) for e in deliveries]
     # Then every event and every image is counted exactly once
     assert sum(not r.duplicate for r in results) == len(events)

@@ -125,7 +125,10 @@ def test_the_stall_and_upload_request_events_keep_their_contracts() -> None:
     images.append(upload.uploaded_event())
     images.set_deadline(IMAGE, upload.uploaded_at)
     (stall,) = sweep_stalled(
-        images, publisher, now=upload.uploaded_at + timedelta(minutes=10), stall_timeout=timedelta(minutes=5),
+        images,
+        publisher,
+        now=upload.uploaded_at + timedelta(minutes=10),
+        stall_timeout=timedelta(minutes=5),
         producer="StallSweeper",
     )
     contracts.validate(stall.type.value, stall.detail())
@@ -159,7 +162,9 @@ def test_each_producer_may_put_only_the_event_types_it_owns() -> None:
             continue
         assert logical_id in owners, f"{logical_id} may publish but owns no event type"
         (statement,) = statements
-        producer = next(p for p in {q for o in contracts.OWNERS.values() for q in o} if contracts.function_of(p) == logical_id)
+        producer = next(
+            p for p in {q for o in contracts.OWNERS.values() for q in o} if contracts.function_of(p) == logical_id
+        )
         condition = statement["Condition"]["StringEquals"]
         assert statement["Resource"] == {"Fn::GetAtt": ["AppBus", "Arn"]}
         assert template.resolve(condition["events:source"]) == source

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
 from image_pipeline.aws.hub import DynamoRepublishLog, EventBridgeRepublisher, RepublishFailed, SqsQuarantine
 from image_pipeline.hub.validation import Republish, triage, validate_and_republish
@@ -32,8 +33,6 @@ def _event(event_id: str, **changes: Any) -> dict[str, Any]:
 @pytest.fixture
 def hub() -> Iterator[SimpleNamespace]:
     """The hub's bus, quarantine and table in moto, plus a queue that sees every valid.* event."""
-    from moto import mock_aws
-
     with mock_aws():
         events, sqs = boto3.client("events"), boto3.client("sqs")
         bus = physical_name("CentralBus")
@@ -54,22 +53,33 @@ def hub() -> Iterator[SimpleNamespace]:
 
 
 def _drain(queue_url: str) -> list[dict[str, Any]]:
-    sqs, bodies = boto3.client("sqs"), []
+    sqs, bodies = boto3.client("sqs"), list[dict[str, Any]]()
     while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
         bodies.extend(json.loads(m["Body"]) for m in messages)
         sqs.delete_message_batch(
-            QueueUrl=queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )
     return bodies
 
 
 def _sqs_batch(*events: Any) -> dict[str, Any]:
-    body = (lambda e: e if isinstance(e, str) else json.dumps(e))
+    def body(event: Any) -> str:
+        return event if isinstance(event, str) else json.dumps(event)
+
     return {
         "Records": [
-            {"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body(e), "attributes": {}, "messageAttributes": {},
-             "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inbox",
-             "awsRegion": "us-east-1"}
+            {
+                "messageId": f"m{i}",
+                "receiptHandle": f"r{i}",
+                "body": body(e),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inbox",
+                "awsRegion": "us-east-1",
+            }
             for i, e in enumerate(events)
         ]
     }
@@ -179,7 +189,9 @@ def test_refused_entries_are_retried_alone_then_the_republish_fails_loudly(hub: 
         stub.add_response("put_events", _refusal(3, {0, 2}))
         for _ in range(3):
             stub.add_response("put_events", _refusal(2, {0, 1}))
-        with pytest.raises(RepublishFailed, match=r"2 event\(s\) not republished after 4 attempts.*ThrottlingException"):
+        with pytest.raises(
+            RepublishFailed, match=r"2 event\(s\) not republished after 4 attempts.*ThrottlingException"
+        ):
             republisher.publish(republish)  # type: ignore[arg-type]
 
 

@@ -42,7 +42,9 @@ def _uploaded_at(moment: datetime) -> dict[str, Any]:
 def _response(kind: EventType, at: datetime) -> dict[str, Any]:
     upload_id = f"uploads/{IMAGE}.jpg#0A1B2C3D4E5F678901"
     producer = min(contracts.OWNERS[kind.value])  # the tracker takes each type only from its owner
-    return _bus_event(PipelineEvent.new(kind, image_id=IMAGE, producer=producer, causation_id=upload_id, occurred_at=at))
+    return _bus_event(
+        PipelineEvent.new(kind, image_id=IMAGE, producer=producer, causation_id=upload_id, occurred_at=at)
+    )
 
 
 @pytest.fixture

@@ -36,9 +36,7 @@ class EventBridgeRepublisher(Republisher):
     """PutEvents in chunks of 10; entries refused (``FailedEntryCount``) are retried with backoff,
     then the call fails loudly naming the error codes."""
 
-    def __init__(
-        self, bus_name: str, client: "EventBridgeClient | None" = None, backoff_seconds: float = 0.2
-    ) -> None:
+    def __init__(self, bus_name: str, client: "EventBridgeClient | None" = None, backoff_seconds: float = 0.2) -> None:
         self._bus = bus_name
         self._events = client or boto3.client("events")
         self._backoff = backoff_seconds
@@ -70,7 +68,9 @@ class EventBridgeRepublisher(Republisher):
             log.warning("EventBridge refused %d entries (attempt %d): %s", len(refused), attempt + 1, errors)
             entries = [e for e, _ in refused]
             time.sleep(self._backoff * 2**attempt)
-        raise RepublishFailed(f"{len(entries)} event(s) not republished after {MAX_ATTEMPTS} attempts: {sorted(errors)}")
+        raise RepublishFailed(
+            f"{len(entries)} event(s) not republished after {MAX_ATTEMPTS} attempts: {sorted(errors)}"
+        )
 
 
 class SqsQuarantine(QuarantineQueue):

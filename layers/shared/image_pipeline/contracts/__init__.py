@@ -102,7 +102,7 @@ def schema(detail_type: str, version: int = 1) -> dict[str, Any]:
 
 @cache
 def _validator(detail_type: str, version: int) -> Callable[[Any], Any]:
-    return fastjsonschema.compile(schema(detail_type, version))  # type: ignore[no-any-return]
+    return fastjsonschema.compile(schema(detail_type, version))
 
 
 def schema_version(detail: Mapping[str, Any]) -> int:
