@@ -1,7 +1,7 @@
 -- Each listed image's archived events and the status they add up to ({image_ids}: quoted ids).
 SELECT
     image_id,
-    COUNT(*) AS events,
+    COUNT(DISTINCT event_id) AS events,  -- delivery is at least once: count each event once
     CASE
         WHEN MAX(CASE WHEN type = 'ImageRejected' THEN 1 ELSE 0 END) = 1 THEN 'REJECTED'
         WHEN MAX(CASE WHEN type = 'ImageProcessingFailed' THEN 1 ELSE 0 END) = 1 THEN 'FAILED'
