@@ -5,9 +5,8 @@ a malformed event ends in the quarantine with its reason; duplicates are not cou
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -19,6 +18,9 @@ from tools.client import PipelineClient, content_type_for
 from tools.engine import LocalEngine
 from tools.hub import Aggregates, Archive, today
 from tools.stack import Stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ def test_an_image_ends_counted_in_the_aggregates_and_in_the_archive(
 
 
 def _put(bus: str, source: str, event: PipelineEvent, times: int = 1) -> None:
-    entry = {
+    entry: PutEventsRequestEntryTypeDef = {
         "EventBusName": bus,
         "Source": source,
         "DetailType": event.type.value,
@@ -89,9 +91,9 @@ def _quarantined(parts: dict[str, Stack], match: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def marker() -> Iterator[str]:
+def marker() -> str:
     """A value no other test produces, to find this test's counters among the day's."""
-    yield f"t{uuid.uuid4().hex[:12]}"
+    return f"t{uuid.uuid4().hex[:12]}"
 
 
 def _analyzed(image_id: str, fmt: str) -> PipelineEvent:

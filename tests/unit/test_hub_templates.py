@@ -37,7 +37,7 @@ def test_every_function_runs_python313_with_the_shared_layer_and_a_log_group(pat
 
 
 def _targets(path: str) -> list[tuple[str, dict[str, Any]]]:
-    found = []
+    found: list[tuple[str, dict[str, Any]]] = []
     for name, rule in template.resources("AWS::Events::Rule", path).items():
         for target in rule["Properties"]["Targets"]:
             branches = target["Fn::If"][1:] if "Fn::If" in target else [target]
