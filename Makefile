@@ -45,7 +45,7 @@ TOOLS_PATH := PYTHONPATH=layers/shared
 output = $$($(LOCAL_AWS) $(PY) -m tools.stack output $(STACK)-$(1) $(2))
 
 .PHONY: venvs help run test test-unit test-integration lint format bench up down build-local deploy-local \
-	build-hub-local deploy-hub-local query local-env invoke deploy clean
+	build-app-local query local-env invoke deploy clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -91,26 +91,26 @@ up: venvs ## Start the local engine (ministack) on 127.0.0.1, port PORT=4566
 down: ## Stop the local engine
 	@if [ -x $(PY) ]; then $(PY) -m tools.engine down; else echo "nothing to stop"; fi
 
-build-local: $(DEV_READY) $(SAM_READY) build-hub-local ## sam build for the local engine (this machine's architecture)
+build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
+	@$(MAKE) build-app-local $(addprefix build-part-,$(HUB_PARTS))  # one at a time: they share .aws-sam/deps
+
+build-app-local: $(DEV_READY) $(SAM_READY)
 	$(SAM) build --config-env local --parameter-overrides $(LOCAL_PARAMS)
 
 # One build and cache directory per template, so each rebuilds only what changed.
-build-hub-local: $(DEV_READY) $(SAM_READY)
-	@for part in $(HUB_PARTS); do \
-		case $$part in aggregates) t=$(aggregates_TEMPLATE);; history) t=$(history_TEMPLATE);; hub) t=$(hub_TEMPLATE);; esac; \
-		$(SAM) build --template-file $$t --build-dir .aws-sam/local-$$part --cache-dir .aws-sam/cache/local-$$part \
-			--cached --parallel --parameter-overrides $(PART_PARAMS) || exit 1; \
-	done
+build-part-%: $(DEV_READY) $(SAM_READY)
+	$(SAM) build --template-file $($*_TEMPLATE) --build-dir .aws-sam/local-$* --cache-dir .aws-sam/cache/local-$* \
+		--cached --parallel --parameter-overrides $(PART_PARAMS)
 
-deploy-local: up build-local deploy-hub-local ## Deploy the app, the hub and both consumers to the local engine
+deploy-local: up build-local ## Deploy the app, the hub and both consumers to the local engine
+	@$(MAKE) -j2 deploy-part-aggregates deploy-part-history
+	$(call deploy_part,hub,$(PART_PARAMS) AggregatesBusArn=$(call output,aggregates,AggregatesBusArn) \
+		HistoryBusArn=$(call output,history,HistoryBusArn))
 	$(LOCAL_AWS) $(SAM) deploy --config-env local --parameter-overrides $(LOCAL_PARAMS) \
 		CentralBusArn=$(call output,hub,CentralBusArn)
 
-deploy-hub-local: up build-hub-local
-	$(call deploy_part,aggregates,$(PART_PARAMS))
-	$(call deploy_part,history,$(PART_PARAMS))
-	$(call deploy_part,hub,$(PART_PARAMS) AggregatesBusArn=$(call output,aggregates,AggregatesBusArn) \
-		HistoryBusArn=$(call output,history,HistoryBusArn))
+deploy-part-aggregates deploy-part-history: deploy-part-%:
+	$(call deploy_part,$*,$(PART_PARAMS))
 
 define deploy_part
 	$(LOCAL_AWS) $(SAM) deploy --template-file .aws-sam/local-$(1)/template.yaml --stack-name $(STACK)-$(1) \

@@ -50,7 +50,7 @@ def physical_name(logical_id: str) -> str:
     return f"test-{logical_id.lower()}"
 
 
-def resolve(value: Any, path: str = APP) -> str:
+def resolve(value: Any, path: str = APP) -> str:  # noqa: PLR0911 - one return per intrinsic
     """A test value for an environment variable: parameters take their defaults, resources their
     test names, mappings their values."""
     template = load(path)
@@ -64,6 +64,9 @@ def resolve(value: Any, path: str = APP) -> str:
     if "Fn::FindInMap" in value:
         mapping, key, attribute = value["Fn::FindInMap"]
         return str(template["Mappings"][mapping][key][attribute])
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return f"{physical_name(logical_id)}-{attribute.lower()}"
     if "Fn::Join" in value:
         separator, items = value["Fn::Join"]
         if isinstance(items, dict) and "Ref" in items:  # a list parameter, joined

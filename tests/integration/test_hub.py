@@ -59,6 +59,11 @@ def test_an_image_ends_counted_in_the_aggregates_and_in_the_archive(
     assert marker["status"]["S"] == "COMPLETE"
     day = aggregates.daily(today())
     assert day.images.get("COMPLETE", 0) >= 1
+    # and pushed each update to the API's subscription mutation (which the engine accepts; it
+    # does not serve subscriptions themselves)
+    counted = _logged(parts, image_id, "event counted")
+    assert counted
+    assert all(line["pushed"] == [today()] for line in counted)
     assert day.events.get("ThumbnailCreated", 0) >= 1
     assert day.percentile(0.5) is not None
     # And consumer C archived its answers (and a stall, on a slow day), which the Athena query finds
@@ -67,6 +72,14 @@ def test_an_image_ends_counted_in_the_aggregates_and_in_the_archive(
     assert int(rows["events"]) in {3, 4}
     # And nothing the pipeline sent broke its contract
     assert _quarantined(parts, lambda m: m["event"]["detail"]["metadata"]["correlationId"] == image_id) == []
+
+
+def _logged(parts: dict[str, Stack], term: str, message: str) -> list[dict[str, Any]]:
+    """The Aggregator's log lines that mention ``term`` and say ``message``."""
+    function = parts["aggregates"].physical_id("Aggregator")
+    found = boto3.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{function}", filterPattern=term)
+    lines = [json.loads(e["message"]) for e in found.get("events", []) if e["message"].startswith("{")]
+    return [line for line in lines if line.get("message") == message]
 
 
 def _put(bus: str, source: str, event: PipelineEvent, times: int = 1) -> None:
@@ -151,12 +164,6 @@ def test_duplicates_are_not_counted_twice(parts: dict[str, Stack], aggregates: A
     wait_for(lambda: aggregates.daily(today()).formats.get(marker.upper()), timeout=60)
     _put(consumer_bus, "valid.image-pipeline", event, times=2)
     # Then it is counted once: the later deliveries were seen and dropped by the aggregator
-    logs = boto3.client("logs")
-    function = parts["aggregates"].physical_id("Aggregator")
-
-    def duplicates_logged() -> int:
-        found = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}", filterPattern=event.event_id)
-        return sum('"duplicate":true' in e["message"].replace(" ", "") for e in found.get("events", []))
-
-    wait_for(lambda: duplicates_logged() >= 2, timeout=60)
+    wait_for(lambda: len(_logged(parts, event.event_id, "duplicate event")) >= 2, timeout=60)
+    assert len(_logged(parts, event.event_id, "event counted")) == 1
     assert aggregates.daily(today()).formats[marker.upper()] == 1

@@ -2,6 +2,7 @@
 final status (by the tracker's own event pairing), whatever the order and however often events
 are redelivered."""
 
+import json
 import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,8 +14,16 @@ import pytest
 from moto import mock_aws
 
 from image_pipeline.aws.stats import DynamoStatsStore
+from image_pipeline.aws.stats_api import AppSyncStatsPush
 from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.hub.aggregates import DailyStats, aggregate, event_counters, latency_bucket
+from image_pipeline.hub.aggregates import (
+    DailyStats,
+    PushFailed,
+    StatsPush,
+    aggregate,
+    event_counters,
+    latency_bucket,
+)
 from tests import template
 from tests.template import physical_name
 
@@ -133,16 +142,68 @@ def test_p50_and_p95_are_read_from_the_histogram() -> None:
     assert DailyStats.from_counters(DAY, {}).percentile(0.5) is None
 
 
+class RecordingPush(StatsPush):
+    def __init__(self, fail: bool = False) -> None:
+        self.pushed: list[tuple[str, dict[str, int]]] = []
+        self.fail = fail
+
+    def push(self, day: str, counters: Any) -> None:
+        if self.fail:
+            raise PushFailed("AppSync said no")
+        self.pushed.append((day, dict(counters)))
+
+
+def test_each_update_is_pushed_to_the_subscription_with_the_days_counters(store: DynamoStatsStore) -> None:
+    push = RecordingPush()
+    events = _answers("img1")
+    for event in events:
+        aggregate(event, store, push)
+    aggregate(events[0], store, push)  # a duplicate changes nothing: nothing to push
+    assert [day for day, _ in push.pushed] == [DAY, DAY, DAY]
+    assert push.pushed[-1][1] == store.daily(DAY)
+    assert push.pushed[-1][1]["images.COMPLETE"] == 1
+
+
+def test_a_failed_push_loses_no_count(store: DynamoStatsStore, caplog: pytest.LogCaptureFixture) -> None:
+    results = [aggregate(e, store, RecordingPush(fail=True)) for e in _answers("img1")]
+    assert [r.pushed for r in results] == [(), (), ()]
+    assert _day(store).images == {"COMPLETE": 1}
+    assert "could not push the 2026-11-22 stats: AppSync said no" in caplog.text
+
+
+def test_the_push_is_the_publish_mutation_signed_with_the_functions_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    url = "https://abc.appsync-api.us-east-1.amazonaws.com/graphql"
+    request = AppSyncStatsPush(url, "abc").signed_request(DAY, {"images.COMPLETE": 2})
+    assert request.full_url == url
+    assert request.get_header("Authorization", "").startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/us-east-1/appsync/aws4_request" in request.get_header("Authorization", "")
+    body = json.loads(request.data)  # type: ignore[arg-type]
+    assert "publishDailyStats" in body["query"]
+    assert body["variables"] == {"date": DAY, "counters": json.dumps({"images.COMPLETE": 2})}
+    # on the local engine the same mutation goes to the path it serves GraphQL on
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    local = AppSyncStatsPush(url, "abc").signed_request(DAY, {})
+    assert local.full_url == "http://127.0.0.1:4566/v1/apis/abc/graphql"
+
+
 def test_the_aggregator_counts_what_the_rule_delivers(
     store: DynamoStatsStore, load_handler: Callable[..., ModuleType], lambda_context: object
 ) -> None:
     module = load_handler("Aggregator", AGGREGATES)
+    push = RecordingPush()
     for event in _answers("img9"):
         delivered = {
             "detail-type": event.type.value,
             "source": "valid.image-pipeline",
             "detail": event.detail(),
         }
-        summary = module.lambda_handler(delivered, lambda_context)
-    assert summary == {"eventId": event.event_id, "event": "RenditionsCreated", "duplicate": False, "final": "COMPLETE"}
+        summary = module.lambda_handler(delivered, lambda_context, adapters=(store, push))
+    assert summary == {
+        "eventId": event.event_id,
+        "event": "RenditionsCreated",
+        "duplicate": False,
+        "final": "COMPLETE",
+        "pushed": [DAY],
+    }
     assert _day(store).images == {"COMPLETE": 1}

@@ -11,6 +11,7 @@ An image's status comes from the same event pairing as the tracker's (``tracking
 over the events this consumer has seen for it, so both agree on what COMPLETE means.
 """
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from typing import Any
 
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.tracking import ImageStatus, derive_state
+
+log = logging.getLogger(__name__)
 
 FINAL = frozenset({ImageStatus.COMPLETE, ImageStatus.REJECTED, ImageStatus.FAILED})
 # Upper bounds (ms) of the latency histogram's buckets; the last bucket is open ("le_inf").
@@ -94,13 +97,26 @@ class StatsStore(ABC):
         """The day's counters (flat names, as ``event_counters`` and ``FinalImage`` make them)."""
 
 
+class PushFailed(RuntimeError):
+    """The live update could not be pushed to subscribers (the counts themselves are stored)."""
+
+
+class StatsPush(ABC):
+    """Pushes a day's counters to whoever watches them live (the GraphQL subscription)."""
+
+    @abstractmethod
+    def push(self, day: str, counters: Mapping[str, int]) -> None:
+        """Raise :class:`PushFailed` when the subscribers could not be told."""
+
+
 @dataclass(frozen=True)
 class Aggregated:
     duplicate: bool
     final: FinalImage | None
+    pushed: tuple[str, ...] = ()
 
 
-def aggregate(event: PipelineEvent, store: StatsStore) -> Aggregated:
+def aggregate(event: PipelineEvent, store: StatsStore, push: StatsPush | None = None) -> Aggregated:
     """Count the event once; when its image reaches a final status, count the image once.
 
     Every consumer records its event before reading the image's events (strongly consistent), so
@@ -110,9 +126,24 @@ def aggregate(event: PipelineEvent, store: StatsStore) -> Aggregated:
     """
     fresh = store.record(event, event_counters(event))
     final = final_image(event.image_id, store.image_events(event.image_id))
-    if final is not None:
-        store.finalize(final)
-    return Aggregated(duplicate=not fresh, final=final)
+    changed = {event.occurred_at.date().isoformat()} if fresh else set()
+    if final is not None and store.finalize(final):
+        changed.add(final.day)
+    pushed = _push(push, store, sorted(changed)) if push is not None else ()
+    return Aggregated(duplicate=not fresh, final=final, pushed=pushed)
+
+
+def _push(push: StatsPush, store: StatsStore, days: list[str]) -> tuple[str, ...]:
+    pushed = []
+    for day in days:
+        try:
+            push.push(day, store.daily(day))
+        except PushFailed as exc:
+            # Live dashboards miss one update; the counts are stored and dailyStats reads them.
+            log.warning("could not push the %s stats: %s", day, exc)
+            continue
+        pushed.append(day)
+    return tuple(pushed)
 
 
 @dataclass(frozen=True)

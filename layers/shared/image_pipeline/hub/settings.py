@@ -17,6 +17,8 @@ class ValidatorSettings(Settings):
 
 class AggregatorSettings(Settings):
     stats_table: str
+    stats_api_url: str  # the GraphQL API whose subscription gets each update
+    stats_api_id: str
 
 
 class ArchiveBridgeSettings(Settings):
