@@ -118,6 +118,25 @@ def _delta(after: DailyStats, before: DailyStats) -> dict[str, dict[str, int]]:
     }
 
 
+def quarantined(hub: Stack, image_ids: set[str]) -> list[dict[str, Any]]:
+    """The quarantined events of these images (peeked at: they stay in the queue)."""
+    sqs, url = boto3.client("sqs"), hub.outputs["QuarantineQueueUrl"]
+    found, seen = [], set()
+    for _ in range(10):  # peek at up to 100 messages
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for message in fresh:
+            seen.add(message["MessageId"])
+            body = json.loads(message["Body"])
+            event = body.get("event")
+            metadata = event.get("detail", {}).get("metadata", {}) if isinstance(event, dict) else {}
+            if isinstance(metadata, dict) and metadata.get("correlationId") in image_ids:
+                found.append({"reason": body.get("reason"), "message": body.get("message")})
+    return found
+
+
 @dataclass
 class RunCheck:
     """What `make run` shows of the hub: the aggregates this run added (read through consumer B's
@@ -125,15 +144,16 @@ class RunCheck:
 
     aggregates: Aggregates
     archive: Archive
+    hub: Stack
     date: str
     before: DailyStats
     source: str
 
     @classmethod
-    def start(cls, aggregates: Aggregates, archive: Archive) -> "RunCheck":
+    def start(cls, aggregates: Aggregates, archive: Archive, hub: Stack) -> "RunCheck":
         date = today()
         before, source = cls._read(aggregates, date)
-        return cls(aggregates, archive, date, before, source)
+        return cls(aggregates, archive, hub, date, before, source)
 
     @staticmethod
     def _read(aggregates: Aggregates, date: str) -> tuple[DailyStats, str]:
@@ -163,6 +183,8 @@ class RunCheck:
                 break
             time.sleep(1)
         return {
+            # every event this run produced kept its contract: none of them is in the quarantine
+            "quarantine": {"forThisRun": quarantined(self.hub, set(statuses))},
             "aggregates": {
                 "date": self.date,
                 "readThrough": source,
@@ -181,13 +203,15 @@ class RunCheck:
         }
 
 
-def local_consumers(engine: LocalEngine | None = None) -> tuple[Aggregates, Archive]:
+def local_consumers(engine: LocalEngine | None = None) -> tuple[Aggregates, Archive, Stack]:
+    """Consumer B, consumer C and the hub of the local one-account deployment."""
     engine = engine or LocalEngine()
     os.environ.update(engine.client_env())
     base = os.environ.get("STACK_NAME", LOCAL_STACK_NAME)
     return (
         Aggregates(Stack(f"{base}-aggregates", endpoint_url=engine.url)),
         Archive(Stack(f"{base}-history", endpoint_url=engine.url)),
+        Stack(f"{base}-hub", endpoint_url=engine.url),
     )
 
 
@@ -196,7 +220,7 @@ def main() -> None:
     parser.add_argument("command", choices=["aggregates"])
     parser.add_argument("--date", default=today())
     args = parser.parse_args()
-    aggregates, _ = local_consumers()
+    aggregates, _, _ = local_consumers()
     print(json.dumps(aggregates.daily(args.date).to_dict(), indent=2))
 
 

@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     if unknown := sorted(set(args.names) - set(names)):
         parser.error(f"no report query {', '.join(unknown)}: choose from {', '.join(names)}")
-    _, archive = local_consumers()
+    _, archive, _ = local_consumers()
     for name in args.names or names:
         print(f"{name} ({QUERIES.name}/{name}.sql):")
         try:

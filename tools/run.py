@@ -165,6 +165,8 @@ def print_hub(checked: dict[str, Any]) -> None:
         f"{day['bytesIn']} bytes in, {day['bytesOut']} bytes out, latency p50 <= {day['latencyP50Ms']} ms, "
         f"p95 <= {day['latencyP95Ms']} ms"
     )
+    quarantined = checked["quarantine"]["forThisRun"]
+    print(f"  quarantined by the hub's validator: {len(quarantined)} event(s) of this run")
     verdict = "matches the run" if archive["matches"] else "does NOT match the run"
     print(f"Event hub - archive (Athena, {archive['query']}): {len(archive['rows'])} image(s), {verdict}")
     for row in archive["rows"]:
@@ -233,6 +235,8 @@ def main() -> None:
     if unsettled:
         listed = ", ".join(f"{r.file} ({r.status})" for r in unsettled)
         sys.exit(f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}")
+    if bad := checked["quarantine"]["forThisRun"]:
+        sys.exit(f"the hub quarantined {len(bad)} event(s) of this run: {bad}")
     if not (checked["aggregates"]["matches"] and checked["archive"]["matches"]):
         sys.exit("the event hub's aggregates or archive do not account for this run's images (see above)")
     if args.expect == "complete" and incomplete:
