@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import batched
-from typing import Any
+from typing import Any, cast
 
 from image_pipeline import contracts
 from image_pipeline.hub import is_republished, republished_source
@@ -90,12 +90,12 @@ def triage(event: Any, producer_sources: frozenset[str]) -> Republish | Quaranti
         schema = contracts.validate(detail_type, detail)
     except contracts.ContractViolation as exc:
         return Quarantined(exc.reason, str(exc), event)
-    assert isinstance(detail, Mapping)  # validate() made sure  # noqa: S101
+    valid = cast("Mapping[str, Any]", detail)  # validate() made sure it is an object with metadata
     return Republish(
-        event_id=str(detail["metadata"]["eventId"]),
+        event_id=str(valid["metadata"]["eventId"]),
         source=republished_source(source),
         detail_type=detail_type,
-        detail=detail,
+        detail=valid,
         time=event.get("time"),
         schema=str(schema),
     )
