@@ -103,7 +103,7 @@ build-part-%: $(DEV_READY) $(SAM_READY)
 		--cached --parallel --parameter-overrides $(PART_PARAMS)
 
 deploy-local: up build-local ## Deploy the app, the hub and both consumers to the local engine
-	@$(MAKE) -j2 deploy-part-aggregates deploy-part-history
+	@$(MAKE) deploy-part-aggregates deploy-part-history  # one at a time: the first creates SAM's managed bucket
 	$(call deploy_part,hub,$(PART_PARAMS) AggregatesBusArn=$(call output,aggregates,AggregatesBusArn) \
 		HistoryBusArn=$(call output,history,HistoryBusArn))
 	$(LOCAL_AWS) $(SAM) deploy --config-env local --parameter-overrides $(LOCAL_PARAMS) \
