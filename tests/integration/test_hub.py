@@ -70,6 +70,11 @@ def test_an_image_ends_counted_in_the_aggregates_and_in_the_archive(
     rows = wait_for(lambda: archive.image_statuses([image_id]).get(image_id), timeout=60)
     assert rows["status"] == "COMPLETE"
     assert int(rows["events"]) in {3, 4}
+    # And the report queries (make query) run on the engine's Athena and count it
+    by_status = archive.report("images_by_status")
+    assert any(r["day"] == today() and r["status"] == "COMPLETE" and int(str(r["images"])) >= 1 for r in by_status)
+    (latency,) = [r for r in archive.report("latency_percentiles") if r["day"] == today()]
+    assert 0 <= int(str(latency["p50_ms"])) <= int(str(latency["p95_ms"])) <= int(str(latency["max_ms"]))
     # And nothing the pipeline sent broke its contract
     assert _quarantined(parts, lambda m: m["event"]["detail"]["metadata"]["correlationId"] == image_id) == []
 
