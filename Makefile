@@ -31,7 +31,7 @@ LINT_READY := $(LINT_VENV)/.installed
 # sam build looks for python3.13 on PATH: the dev venv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
-export PORT STALL_TIMEOUT_SECONDS ALLOWED_ORIGIN
+export PORT STALL_TIMEOUT_SECONDS ALLOWED_ORIGIN HUB_STACKS
 
 # What every AWS client needs to reach the local engine instead of AWS.
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
@@ -50,8 +50,22 @@ PARAMETERS ?=
 PACKAGED = $(BUILD_DIR)/packaged-$(STACK_NAME).yaml
 ARTIFACTS = $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET),--resolve-s3) --s3-prefix $(STACK_NAME)
 
+# The event hub and its two consumers: each its own template and stack. With no account
+# parameters they all deploy into the engine's one account, wired by stack outputs -> parameters
+# (consumers first, then the hub that delivers to their buses, then the app that forwards to it).
+HUB_STACKS := image-pipeline-local
+HUB_PARTS := aggregates history hub
+aggregates_TEMPLATE := consumers/aggregates/template.yaml
+history_TEMPLATE := consumers/history/template.yaml
+hub_TEMPLATE := hub/template.yaml
+PART_PARAMS := LocalEmulator=true Architecture=$(ARCH)
+# The client tools read the hub's aggregates with the shared package's domain code.
+TOOLS_PATH := PYTHONPATH=layers/shared
+output = $$($(LOCAL_AWS) $(PY) -m tools.stack output $(HUB_STACKS)-$(1) $(2))
+
 .PHONY: venvs help run test test-unit test-integration test-e2e lint format bench up down build-local \
-	deploy-local local-env engine-env invoke events deploy pipeline-build pipeline-package pipeline-deploy clean
+	build-app-local deploy-local query local-env engine-env invoke events deploy pipeline-build pipeline-package \
+	pipeline-deploy clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,7 +78,7 @@ run: up ## Upload the sample images (or IMAGES=dir) through the local stack; rep
 		tail -n 40 .engine/deploy.log; echo "deploy failed: the whole log is in .engine/deploy.log"; exit 1; \
 	fi; \
 	echo "... deployed in $$(( $$(date +%s) - start )) s"
-	@$(LOCAL_AWS) $(PY) -m tools.run --images "$(IMAGES)" $(if $(filter events/images,$(IMAGES)),--expect complete)
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.run --images "$(IMAGES)" $(if $(filter events/images,$(IMAGES)),--expect complete)
 
 test: venvs ## Every test: unit (moto), integration and end-to-end (local engine)
 	$(PY) -m pytest tests/unit tests/integration tests/e2e
@@ -83,11 +97,12 @@ lint: venvs $(LINT_READY) ## ruff, mypy, cfn-lint (+ serverless rules), sam vali
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml $(foreach p,$(HUB_PARTS),$($(p)_TEMPLATE))
 	$(SAM) validate --lint
 	$(LINT_VENV)/bin/actionlint
 	$(LINT_VENV)/bin/zizmor --offline --no-progress .github
 	$(LINT_VENV)/bin/checkov --config-file .checkov.yaml
+	@for t in $(foreach p,$(HUB_PARTS),$($(p)_TEMPLATE)); do $(SAM) validate --lint --template-file $$t; done
 
 format: $(DEV_READY) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -103,19 +118,42 @@ down: ## Stop the local engine
 	@if [ -x $(PY) ]; then $(PY) -m tools.engine down; else echo "nothing to stop"; fi
 
 build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
+	@$(MAKE) build-app-local $(addprefix build-part-,$(HUB_PARTS))  # one at a time: they share .aws-sam/deps
+
+build-app-local: $(DEV_READY) $(SAM_READY)
 	@echo "sam build for the local engine: Architecture=$(ARCH) (this machine's CPU, the engine's)" >&2
 	@# sam build empties the folder, where a guided deploy saved its answers (and the stack's name)
 	@if [ -f $(LOCAL_BUILD_DIR)/samconfig.toml ]; then cp $(LOCAL_BUILD_DIR)/samconfig.toml $(LOCAL_BUILD_DIR).samconfig.toml; fi
 	$(SAM) build --config-env local --build-dir $(LOCAL_BUILD_DIR) --parameter-overrides $(LOCAL_PARAMS)
 	@if [ -f $(LOCAL_BUILD_DIR).samconfig.toml ]; then mv $(LOCAL_BUILD_DIR).samconfig.toml $(LOCAL_BUILD_DIR)/samconfig.toml; fi
 
-# The pipeline's own package and deploy steps, on the local engine, to the local stack.
-deploy-local: up build-local ## Deploy template.yaml to the local engine (the pipeline's package + deploy steps)
+# One build and cache directory per template, so each rebuilds only what changed.
+build-part-%: $(DEV_READY) $(SAM_READY)
+	$(SAM) build --template-file $($*_TEMPLATE) --build-dir .aws-sam/local-$* --cache-dir .aws-sam/cache/local-$* \
+		--cached --parallel --parameter-overrides $(PART_PARAMS)
+
+# The consumers, then the hub, then the app (with the pipeline's own package and deploy steps).
+deploy-local: up build-local ## Deploy the app, the hub and both consumers to the local engine
 	@$(PY) -m tools.build check $(LOCAL_BUILD_DIR)
-	@stack=$$($(LOCAL_AWS) $(PY) -m tools.stack name); \
+	@$(MAKE) deploy-part-aggregates deploy-part-history  # one at a time: the first creates SAM's managed bucket
+	$(call deploy_part,hub,$(PART_PARAMS) AggregatesBusArn=$(call output,aggregates,AggregatesBusArn) \
+		HistoryBusArn=$(call output,history,HistoryBusArn))
+	@stack=$$($(LOCAL_AWS) $(PY) -m tools.stack name); hub=$(call output,hub,CentralBusArn); \
 	$(LOCAL_AWS) $(MAKE) pipeline-package pipeline-deploy BUILD_DIR=$(LOCAL_BUILD_DIR) STACK_NAME="$$stack" \
-		ARCHITECTURE=$(ARCH) ARTIFACTS_BUCKET= CFN_ROLE_ARN= PARAMETERS="$(LOCAL_PARAMS)"
+		ARCHITECTURE=$(ARCH) ARTIFACTS_BUCKET= CFN_ROLE_ARN= PARAMETERS="$(LOCAL_PARAMS) CentralBusArn=$$hub"
 	@$(LOCAL_AWS) $(PY) -m tools.local_api  # what the engine drops from SAM's API definition
+
+deploy-part-aggregates deploy-part-history: deploy-part-%:
+	$(call deploy_part,$*,$(PART_PARAMS))
+
+define deploy_part
+	$(LOCAL_AWS) $(SAM) deploy --template-file .aws-sam/local-$(1)/template.yaml --stack-name $(HUB_STACKS)-$(1) \
+		--capabilities CAPABILITY_IAM --resolve-s3 --no-confirm-changeset --no-fail-on-empty-changeset \
+		--no-progressbar --parameter-overrides $(2)
+endef
+
+query: $(DEV_READY) ## Run the archive's report queries (consumers/history/queries) on the local stack's Athena
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.query
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
 	@$(LOCAL_AWS) $(PY) -m tools.stack env

@@ -1,6 +1,8 @@
-"""template.yaml, read the way tests need it: functions, their layers and their environment.
+"""template.yaml (and the hub's templates), read the way tests need it: functions, their layers
+and their environment.
 
-Tests derive everything from the template (the single source of truth) instead of repeating it.
+Tests derive everything from the templates (the single source of truth) instead of repeating it.
+Every helper reads template.yaml unless given another template's path (relative to the repo).
 """
 
 from functools import cache
@@ -11,25 +13,27 @@ from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION = "AWS::Serverless::Function"
+APP = "template.yaml"
+HUB_TEMPLATES = ("hub/template.yaml", "consumers/aggregates/template.yaml", "consumers/history/template.yaml")
 
 
 @cache
-def load() -> dict[str, Any]:
-    return dict(cfn_yaml.load(str(ROOT / "template.yaml")))
+def load(path: str = APP) -> dict[str, Any]:
+    return dict(cfn_yaml.load(str(ROOT / path)))
 
 
-def resources(kind: str) -> dict[str, dict[str, Any]]:
-    return {name: r for name, r in load()["Resources"].items() if r["Type"] == kind}
+def resources(kind: str, path: str = APP) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in load(path)["Resources"].items() if r["Type"] == kind}
 
 
-def function_ids() -> list[str]:
-    return sorted(resources(FUNCTION))
+def function_ids(path: str = APP) -> list[str]:
+    return sorted(resources(FUNCTION, path))
 
 
-def function_properties(logical_id: str) -> dict[str, Any]:
+def function_properties(logical_id: str, path: str = APP) -> dict[str, Any]:
     """A function's properties with the Globals merged in, as SAM merges them."""
-    globals_ = dict(load().get("Globals", {}).get("Function", {}))
-    own = dict(resources(FUNCTION)[logical_id]["Properties"])
+    globals_ = dict(load(path).get("Globals", {}).get("Function", {}))
+    own = dict(resources(FUNCTION, path)[logical_id]["Properties"])
     merged = {**globals_, **own}
     merged["Layers"] = [*globals_.get("Layers", []), *own.get("Layers", [])]
     merged["Environment"] = {
@@ -46,10 +50,10 @@ def physical_name(logical_id: str) -> str:
     return f"test-{logical_id.lower()}"
 
 
-def resolve(value: Any) -> str:
+def resolve(value: Any, path: str = APP) -> str:  # noqa: PLR0911 - one return per intrinsic
     """A test value for an environment variable: parameters take their defaults, resources their
     test names, mappings their values."""
-    template = load()
+    template = load(path)
     if isinstance(value, (str, int, float)):
         return str(value)
     if "Ref" in value:
@@ -60,16 +64,25 @@ def resolve(value: Any) -> str:
     if "Fn::FindInMap" in value:
         mapping, key, attribute = value["Fn::FindInMap"]
         return str(template["Mappings"][mapping][key][attribute])
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return f"{physical_name(logical_id)}-{attribute.lower()}"
+    if "Fn::Join" in value:
+        separator, items = value["Fn::Join"]
+        if isinstance(items, dict) and "Ref" in items:  # a list parameter, joined
+            return str(template["Parameters"][items["Ref"]]["Default"])
+        return str(separator).join(resolve(item, path) for item in items)
     raise ValueError(f"no test value for {value!r}")
 
 
-def function_environment(logical_id: str) -> dict[str, str]:
-    variables = function_properties(logical_id)["Environment"]["Variables"]
-    return {name: resolve(value) for name, value in variables.items()}
+def function_environment(logical_id: str, path: str = APP) -> dict[str, str]:
+    variables = function_properties(logical_id, path)["Environment"]["Variables"]
+    return {name: resolve(value, path) for name, value in variables.items()}
 
 
-def handler_path(logical_id: str) -> tuple[Path, str]:
-    """The handler's source file and function name, from CodeUri + Handler."""
-    properties = function_properties(logical_id)
+def handler_path(logical_id: str, path: str = APP) -> tuple[Path, str]:
+    """The handler's source file and function name, from CodeUri (relative to the template) + Handler."""
+    properties = function_properties(logical_id, path)
     module, function = properties["Handler"].rsplit(".", 1)
-    return ROOT / properties["CodeUri"] / f"{module.replace('.', '/')}.py", function
+    code = (ROOT / path).parent / properties["CodeUri"]
+    return code.resolve() / f"{module.replace('.', '/')}.py", function

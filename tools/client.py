@@ -97,6 +97,22 @@ class PipelineClient:
         path = "images" + (f"?{urllib.parse.urlencode(query)}" if query else "")
         return dict(self._request("GET", path)[1])
 
+    def request_edit(self, image_id: str, edit: dict[str, Any]) -> dict[str, Any]:
+        """POST /images/{id}/edits: 202 with editId and statusUrl (the same edit when asked again)."""
+        return dict(self._request("POST", f"images/{image_id}/edits", edit)[1])
+
+    def get_edit(self, image_id: str, edit_id: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"images/{image_id}/edits/{edit_id}")[1])
+
+    def wait_for_edit(self, image_id: str, edit_id: str, timeout: float = 120, interval: float = 0.5) -> dict[str, Any]:
+        """Poll the edit until it is no longer RUNNING (or the timeout: its last state)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            edit = self.get_edit(image_id, edit_id)
+            if edit["status"] != "RUNNING" or time.monotonic() >= deadline:
+                return edit
+            time.sleep(interval)
+
     def get_trace(self, image_id: str) -> dict[str, Any]:
         return dict(self._request("GET", f"images/{image_id}/trace")[1])
 

@@ -80,8 +80,10 @@ class LocalEngine:
             "SFTP_HOST": "127.0.0.1",
             "IOT_MTLS_ENABLED": "0",
         }
-        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-            env.pop(name, None)  # the engine must not talk to itself (or to AWS) as a client
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "PYTHONPATH"):
+            # the engine must not talk to itself (or to AWS) as a client, and its handlers must
+            # import only what their code and layers bring
+            env.pop(name, None)
         with self.log_file.open("ab") as log:
             process = subprocess.Popen(
                 [str(self.venv / "bin" / "ministack")],

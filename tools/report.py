@@ -1,5 +1,6 @@
 """The HTML report of a `make run`: one card per image with its outputs, analysis and timeline."""
 
+import json
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -90,7 +91,7 @@ def _outputs(result: dict[str, Any]) -> str:
 
 def _previews(result: dict[str, Any]) -> str:
     assets = result.get("assets") or {}
-    shown = [name for name in sorted(assets) if name != "thumbnail"]
+    shown = [name for name in sorted(assets) if name not in {"thumbnail", "edit"}]
     if not shown:
         return ""
     alpha = ' class="alpha"' if (result.get("analysis") or {}).get("hasAlpha") else ""
@@ -156,6 +157,42 @@ def _waterfall(result: dict[str, Any]) -> str:
     return '<h3>Timeline</h3><div class="wf">' + "".join(rows) + "</div>"
 
 
+def _edit(result: dict[str, Any]) -> str:
+    """The edit `make run` asked for: its output and the workflow's step timeline."""
+    edit = result.get("edit") or {}
+    if not edit:
+        return ""
+    asked = " → ".join(next(iter(op)) for op in edit.get("operations") or []) + f" → {edit.get('format')}"
+    assets = result.get("assets") or {}
+    image = (
+        f'<figure><img src="{escape(assets["edit"])}" alt="edited {escape(result["file"])}" loading="lazy">'
+        f"<figcaption>{escape(asked)}</figcaption></figure>"
+        if "edit" in assets
+        else ""
+    )
+    output = edit.get("output") or {}
+    size = (
+        f"{output.get('width')}x{output.get('height')} {output.get('format')}, {output.get('bytes', 0) / 1024:.1f} KB"
+    )
+    steps = edit.get("steps") or []
+    total = max(1, sum(int(s.get("durationMs") or 0) for s in steps))
+    rows, left = [], 0.0
+    for step in steps:
+        width = 100 * int(step.get("durationMs") or 0) / total
+        rows.append(
+            f'<div class="row"><span>{escape(str(step.get("step")))}</span><div class="track">'
+            f'<div class="bar" style="left:{left:.1f}%;width:{max(width, 0.5):.1f}%;background:#8250df"></div></div>'
+            f"<span>{int(step.get('durationMs') or 0)} ms</span></div>"
+        )
+        left += width
+    reason = f'<div class="reason">{escape(str(edit.get("reason")))}</div>' if edit.get("reason") else ""
+    return (
+        f"<h3>Edit {_pill(str(edit.get('status')))}</h3>{reason}"
+        f'<div class="previews">{image}</div><div class="muted">{escape(size) if output else ""}</div>'
+        f'<div class="wf">{"".join(rows)}</div>'
+    )
+
+
 def _card(result: dict[str, Any]) -> str:
     assets = result.get("assets") or {}
     thumb = (
@@ -171,18 +208,41 @@ def _card(result: dict[str, Any]) -> str:
         f'<div class="muted">image id {escape(result.get("imageId") or "-")}</div>{reason}'
         f"{_previews(result)}"
         f'<div class="cols"><div><h3>Timings</h3>{_timings(result)}{_outputs(result)}</div>'
-        f"<div>{_analysis(result)}</div><div>{_waterfall(result)}</div></div>"
+        f"<div>{_analysis(result)}</div><div>{_waterfall(result)}{_edit(result)}</div></div>"
         f"</div></section>"
     )
 
 
-def render_report(results: list[dict[str, Any]], api_url: str) -> str:
+def _hub(hub: dict[str, Any]) -> str:
+    aggregates, archive = hub["aggregates"], hub["archive"]
+    day = aggregates["day"]
+    rows = [
+        ("read through", str(aggregates["readThrough"])),
+        ("this run added", escape(json.dumps(aggregates["addedByThisRun"]["images"]))),
+        ("matches the run", "yes" if aggregates["matches"] else "no"),
+        ("images (day)", escape(json.dumps(day["images"]))),
+        ("rejects (day)", escape(json.dumps(day["rejects"]))),
+        ("formats (day)", escape(json.dumps(day["formats"]))),
+        ("bytes in / out", f"{day['bytesIn']} / {day['bytesOut']}"),
+        ("latency p50 / p95", f"&le; {day['latencyP50Ms']} ms / &le; {day['latencyP95Ms']} ms"),
+    ]
+    archived = [(str(r["image_id"]), escape(f"{r['status']} ({r['events']} events)")) for r in archive["rows"]]
+    verdict = "matches the run" if archive["matches"] else "does not match the run"
+    return (
+        f"<section class=card><div><h2>Event hub</h2><p class=muted>aggregates for {escape(aggregates['date'])}"
+        f" (consumer B) and the archive's Athena query (consumer C)</p></div><div>{_kv_table(rows)}"
+        f"<p class=muted>archive: {escape(archive['query'])} - "
+        f"{verdict}</p>{_kv_table(archived)}</div></section>"
+    )
+
+
+def render_report(results: list[dict[str, Any]], api_url: str, hub: dict[str, Any] | None = None) -> str:
     counts: dict[str, int] = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
     summary = "".join(f"{_pill(status)} {count}&nbsp;&nbsp;" for status, count in sorted(counts.items()))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    cards = "".join(_card(r) for r in results)
+    cards = "".join(_card(r) for r in results) + (_hub(hub) if hub else "")
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"

@@ -1,7 +1,9 @@
 """`make run`: send images through the deployed local stack the way a client would.
 
 POST /images -> presigned upload -> poll GET /images/{id} until final -> GET .../trace, then a
-result table, out/results.json (one object per image) and out/report.html.
+result table; then what the event hub made of them: the aggregates this run added (consumer B's
+GraphQL API) and the run's images in the archive (an Athena query, consumer C). Writes
+out/results.json (``images``, ``aggregates``, ``archive``) and out/report.html.
 
     python -m tools.run --images events/images [--expect complete]
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.client import ApiError, PipelineClient, content_type_for
+from tools.hub import RunCheck, local_consumers
 from tools.report import render_report
 from tools.stack import local_stack
 
@@ -27,6 +30,8 @@ OUT = ROOT / "out"
 # Outputs copied next to the report: the thumbnail, the previews, and each format at 1024 px.
 SHOWN_OUTPUTS = ("thumbnail", "crop-", "filter-", "w1024-")
 SETTLED = frozenset({"COMPLETE", "REJECTED"})
+# The edit `make run` asks of every processed image (POST /images/{id}/edits, the EditWorkflow).
+EDIT = {"operations": [{"crop": {"aspect": "1:1"}}, {"filter": "sepia"}, {"resize": {"width": 400}}], "format": "webp"}
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Result:
     image: dict[str, Any] = field(default_factory=dict)
     trace: dict[str, Any] = field(default_factory=dict)
     assets: dict[str, str] = field(default_factory=dict)  # output name -> path relative to out/
+    edit: dict[str, Any] = field(default_factory=dict)  # GET /images/{id}/edits/{editId}, once settled
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +61,17 @@ class Result:
             "trace": self.trace.get("events", []),
             "missing": self.trace.get("missing", []),
             "assets": self.assets,
+            "edit": {k: v for k, v in self.edit.items() if k != "output"}
+            | (
+                {"output": {k: v for k, v in self.edit["output"].items() if k != "url"}}
+                if self.edit.get("output")
+                else {}
+            ),
         }
+
+
+def _without_url(output: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in output.items() if k != "url"}  # presigned: it expires
 
 
 def _ms(since: float) -> int:
@@ -70,6 +86,20 @@ def _download_outputs(result: Result, assets_dir: Path) -> None:
         with urllib.request.urlopen(output["url"], timeout=30) as response:
             target.write_bytes(response.read())
         result.assets[name] = str(target.relative_to(OUT))
+
+
+def _edit(client: PipelineClient, result: Result, assets_dir: Path, timeout: float) -> None:
+    """Ask the image for EDIT, wait for the workflow, keep its output next to the report."""
+    image_id = str(result.image_id)
+    accepted = client.request_edit(image_id, EDIT)
+    started = time.monotonic()
+    result.edit = client.wait_for_edit(image_id, accepted["editId"], timeout=timeout)
+    result.timings["editMs"] = _ms(started)
+    if output := result.edit.get("output"):
+        target = assets_dir / f"{image_id}-edit.{output['key'].rsplit('.', 1)[-1]}"
+        with urllib.request.urlopen(output["url"], timeout=30) as response:
+            target.write_bytes(response.read())
+        result.assets["edit"] = str(target.relative_to(OUT))
 
 
 def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float) -> Result:
@@ -92,6 +122,8 @@ def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float
         if latencies:
             result.timings["pipelineMs"] = max(latencies)  # upload -> last response, from the trace
         _download_outputs(result, assets_dir)
+        if result.status == "COMPLETE":
+            _edit(client, result, assets_dir, timeout)
     except ApiError as error:
         # The API refused it up front (e.g. a content type the pipeline does not take).
         result.status = "REJECTED" if error.status in {400, 413} else "FAILED"
@@ -129,7 +161,7 @@ class Progress:
 
 
 def print_table(results: list[Result]) -> None:
-    rows = [("file", "status", "image id", "upload→done", "total", "outputs", "reason")]
+    rows = [("file", "status", "image id", "upload→done", "total", "outputs", "edit", "reason")]
     for r in results:
         pipeline = r.timings.get("pipelineMs")
         rows.append(
@@ -140,7 +172,8 @@ def print_table(results: list[Result]) -> None:
                 f"{pipeline} ms" if pipeline is not None else "-",
                 f"{r.timings.get('totalMs', 0)} ms",
                 str(len(r.image.get("outputs", {}))),
-                (r.reason or "")[:60],
+                f"{r.edit['status']} {r.timings.get('editMs', 0)} ms" if r.edit else "-",
+                (r.reason or r.edit.get("reason") or "")[:60],
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -148,6 +181,28 @@ def print_table(results: list[Result]) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
         if index == 0:
             print("  ".join("-" * width for width in widths))
+
+
+def print_hub(checked: dict[str, Any]) -> None:
+    aggregates, archive = checked["aggregates"], checked["archive"]
+    day = aggregates["day"]
+    print(f"\nEvent hub - aggregates for {aggregates['date']} (read through {aggregates['readThrough']}):")
+    added = aggregates["addedByThisRun"]
+    verdict = "matches the run" if aggregates["matches"] else f"expected {aggregates['expected']}"
+    print(f"  this run added images {added['images']} ({verdict}), events {added['events']}")
+    print(
+        f"  the day so far: images {day['images']}, rejects {day['rejects']}, formats {day['formats']}, "
+        f"{day['bytesIn']} bytes in, {day['bytesOut']} bytes out, latency p50 <= {day['latencyP50Ms']} ms, "
+        f"p95 <= {day['latencyP95Ms']} ms"
+    )
+    quarantined = checked["quarantine"]["forThisRun"]
+    print(f"  quarantined by the hub's validator: {len(quarantined)} event(s) of this run")
+    verdict = "matches the run" if archive["matches"] else "does NOT match the run"
+    print(f"Event hub - archive (Athena, {archive['query']}): {len(archive['rows'])} image(s), {verdict}")
+    for row in archive["rows"]:
+        print(f"  {row['image_id']}  {row['status']:<10} {row['events']} events")
+    for row in archive["latencyPercentiles"]:
+        print(f"  {row['day']}: {row['images']} images, latency p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms")
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -181,6 +236,7 @@ def main() -> None:
     shutil.rmtree(assets_dir, ignore_errors=True)
     assets_dir.mkdir(parents=True)
 
+    hub = RunCheck.start(*local_consumers())
     print(f"Sending {len(files)} image(s) from {args.images} through {stack.api_url}", file=sys.stderr)
     progress = Progress(len(files))
     results: list[Result] = []
@@ -196,8 +252,11 @@ def main() -> None:
     results.sort(key=lambda r: r.file)
 
     print_table(results)
-    (OUT / "results.json").write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
-    (OUT / "report.html").write_text(render_report([r.to_dict() for r in results], stack.api_url))
+    checked = hub.finish({r.image_id: r.status for r in results if r.image_id})
+    print_hub(checked)
+    images = [r.to_dict() for r in results]
+    (OUT / "results.json").write_text(json.dumps({"images": images, **checked}, indent=2) + "\n")
+    (OUT / "report.html").write_text(render_report(images, stack.api_url, hub=checked))
     print(f"\nWrote {OUT.relative_to(ROOT)}/results.json and {OUT.relative_to(ROOT)}/report.html")
 
     # Done right means processed, or rejected with a reason; FAILED/STALLED/still running is not.
@@ -206,8 +265,16 @@ def main() -> None:
     if unsettled:
         listed = ", ".join(f"{r.file} ({r.status})" for r in unsettled)
         sys.exit(f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}")
+    if bad := checked["quarantine"]["forThisRun"]:
+        sys.exit(f"the hub quarantined {len(bad)} event(s) of this run: {bad}")
+    if not (checked["aggregates"]["matches"] and checked["archive"]["matches"]):
+        sys.exit("the event hub's aggregates or archive do not account for this run's images (see above)")
     if args.expect == "complete" and incomplete:
         sys.exit(f"{len(incomplete)} image(s) did not complete: {', '.join(r.file for r in incomplete)}")
+    unedited = [r for r in results if r.status == "COMPLETE" and r.edit.get("status") != "COMPLETE"]
+    if args.expect == "complete" and unedited:
+        listed = ", ".join(f"{r.file} ({r.edit.get('status')}: {r.edit.get('reason')})" for r in unedited)
+        sys.exit(f"{len(unedited)} edit(s) did not complete: {listed}")
     counts = {s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})}
     print("Every image was processed or rejected with a reason: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 

@@ -47,16 +47,22 @@ def runtime_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-@pytest.mark.parametrize("logical_id", template.function_ids())
+# Where `make deploy-local` builds each template (the hub's parts: .aws-sam/local-<part>).
+BUILD_DIRS = {template.APP: "local", **{p: f"local-{Path(p).parent.name}" for p in template.HUB_TEMPLATES}}
+FUNCTIONS = [(path, f) for path in BUILD_DIRS for f in template.function_ids(path)]
+
+
+@pytest.mark.parametrize(("path", "logical_id"), FUNCTIONS)
 def test_the_built_function_imports_with_only_its_code_its_layers_and_the_runtime_sdk(
-    logical_id: str, stack: Stack, built: Path, runtime_sdk: Path
+    path: str, logical_id: str, stack: Stack, built: Path, runtime_sdk: Path
 ) -> None:
-    properties = template.function_properties(logical_id)
+    built = built.parent / BUILD_DIRS[path]
+    properties = template.function_properties(logical_id, path)
     layers = [built / layer["Ref"] / "python" for layer in properties["Layers"]]
     allowed = [str(built / logical_id), *map(str, layers), str(runtime_sdk)]
     module, function = properties["Handler"].rsplit(".", 1)
     env = {
-        **template.function_environment(logical_id),
+        **template.function_environment(logical_id, path),
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",

@@ -104,10 +104,11 @@ def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
     Its logger writes to the stdout of the moment: load it in the test (not in a fixture's
     setup) when the test reads its log lines with ``capsys``."""
 
-    def load(logical_id: str, **overrides: str) -> ModuleType:
-        for name, value in {**template.function_environment(logical_id), **overrides}.items():
+    def load(logical_id: str, template_path: str = template.APP, **overrides: str) -> ModuleType:
+        environment = template.function_environment(logical_id, template_path)
+        for name, value in {**environment, **overrides}.items():
             monkeypatch.setenv(name, value)
-        path, _ = template.handler_path(logical_id)
+        path, _ = template.handler_path(logical_id, template_path)
         module_name = f"handlers_{logical_id}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         assert spec is not None

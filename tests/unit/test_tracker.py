@@ -10,6 +10,7 @@ from unittest import mock
 
 import pytest
 
+from image_pipeline import contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.events import EventType, PipelineEvent
 from tests.conftest import load_event
@@ -50,7 +51,8 @@ def _uploaded_at(moment: datetime, sequencer: str = "0A1B2C3D4E5F678901") -> dic
 
 
 def _response(kind: EventType, at: datetime, upload: str = UPLOAD) -> dict[str, Any]:
-    return _bus_event(PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=upload, occurred_at=at))
+    producer = min(contracts.OWNERS[kind.value])  # the tracker takes each type only from its owner
+    return _bus_event(PipelineEvent.new(kind, image_id=IMAGE, producer=producer, causation_id=upload, occurred_at=at))
 
 
 @pytest.fixture
@@ -223,3 +225,17 @@ def test_an_upload_url_nobody_used_ends_expired(
     summary = tracker(_bus_event(expired))
     assert summary["status"] == "EXPIRED"
     assert log.overdue(later + timedelta(days=1)) == []
+
+
+def test_an_event_from_a_producer_that_does_not_own_its_type_is_refused(
+    tracker: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a ThumbnailCreated that claims to come from the analyzer (a forgery or a bug)
+    forged = _response(EventType.THUMBNAIL_CREATED, datetime.now(UTC))
+    forged["detail"]["metadata"]["producer"] = "AnalyzeFunction"
+    # When the tracker hears it, then it records nothing and says why
+    result = tracker(forged)
+    assert result["recorded"] is False
+    assert "ThumbnailCreated comes only from ThumbnailFunction" in result["reason"]
+    # while the same event from its owner is recorded
+    assert tracker(_response(EventType.THUMBNAIL_CREATED, datetime.now(UTC)))["recorded"] is True

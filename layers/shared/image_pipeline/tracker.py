@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline import contracts
+from image_pipeline.events import EventType, NotAPipelineEvent, PipelineEvent
 from image_pipeline.ports import EventPublisher, ImageLog
 from image_pipeline.tracking import (
     STALL,
@@ -29,8 +30,17 @@ class Recorded:
 
 
 def pipeline_event(event: dict[str, Any]) -> PipelineEvent:
-    """What the tracker hears: an app-bus event. Raises NotAPipelineEvent for anything else."""
-    return PipelineEvent.from_eventbridge(event)
+    """What the tracker hears: an app-bus event.
+
+    Raises :class:`NotAPipelineEvent` for anything else, and for an event whose producer does not
+    own its type (``contracts.OWNERS``): only ThumbnailFunction may say ThumbnailCreated.
+    """
+    received = PipelineEvent.from_eventbridge(event)
+    try:
+        contracts.check_owner(received.type.value, received.metadata.producer)
+    except contracts.ContractViolation as exc:
+        raise NotAPipelineEvent(str(exc)) from exc
+    return received
 
 
 def record_event(event: PipelineEvent, images: ImageLog, stall_timeout: timedelta) -> Recorded:

@@ -1,0 +1,64 @@
+"""Validator (hub): checks each forwarded event against the schema registry, republishes the
+valid ones as ``valid.<source>`` and quarantines the rest with their reason.
+
+Fed by an SQS queue (the central bus's rule buffers the producers' events there), in batches.
+"""
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import SQSEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from image_pipeline.aws.hub import DynamoRepublishLog, EventBridgeRepublisher, SqsQuarantine
+from image_pipeline.aws.observability import function_logger
+from image_pipeline.hub.settings import ValidatorSettings
+from image_pipeline.hub.validation import (
+    QuarantineQueue,
+    Republisher,
+    RepublishLog,
+    parse_message,
+    validate_and_republish,
+)
+
+settings = ValidatorSettings.from_env()
+logger = function_logger()
+metrics = Metrics()
+
+
+@cache
+def aws_adapters() -> tuple[Republisher, QuarantineQueue, RepublishLog]:
+    return (
+        EventBridgeRepublisher(settings.central_bus_name),
+        SqsQuarantine(settings.quarantine_queue_url),
+        DynamoRepublishLog(settings.republished_table),
+    )
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    adapters: tuple[Republisher, QuarantineQueue, RepublishLog] | None = None,
+) -> dict[str, Any]:
+    republisher, quarantine, republished = adapters or aws_adapters()
+    received = [parse_message(record.body) for record in SQSEvent(event).records]
+    outcome = validate_and_republish(
+        received,
+        producer_sources=settings.sources(),
+        republisher=republisher,
+        quarantine=quarantine,
+        republished=republished,
+    )
+    metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=len(outcome.quarantined))
+    metrics.add_metric(name="RepublishedEvents", unit=MetricUnit.Count, value=len(outcome.republished))
+    summary = {
+        "republished": [r.event_id for r in outcome.republished],
+        "duplicates": outcome.duplicates,
+        "quarantined": [{"reason": q.reason, "message": q.message} for q in outcome.quarantined],
+    }
+    logger.info("batch validated", extra=summary)
+    return summary

@@ -1,0 +1,206 @@
+"""The schema registry is the one source of the event contracts: the producers' events keep them,
+a breaking change fails here, and the template's IAM conditions, the tracker's owner check and the
+README all follow the same owner map."""
+
+import copy
+import io
+import json
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import fastjsonschema
+import pytest
+from PIL import Image
+
+from image_pipeline import contracts
+from image_pipeline.aws.s3 import S3ObjectStore
+from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline.imaging import ImageLimits
+from image_pipeline.intake import Intake
+from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB, Job, UploadResponder
+from image_pipeline.tracker import sweep_overdue
+from image_pipeline.uploads import UploadedObject, parse_uploads
+from tests import template
+from tests.conftest import load_event
+from tests.fakes import InMemoryImageLog, InMemoryObjectStore, RecordingPublisher
+from tests.template import ROOT
+from tools.schemas import markdown_table
+
+IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"
+DRAFT4 = "http://json-schema.org/draft-04/schema#"
+
+
+def _photo() -> bytes:
+    buffer = io.BytesIO()
+    Image.radial_gradient("L").resize((320, 200)).convert("RGB").save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- the registry itself
+def test_every_owned_event_type_has_a_schema_and_every_schema_an_owner() -> None:
+    registered = {s.detail_type for s in contracts.registered()}
+    assert registered == set(contracts.OWNERS)
+    assert all(contracts.SchemaId(t, 1).file.is_file() for t in contracts.OWNERS)
+
+
+@pytest.mark.parametrize("sid", contracts.registered(), ids=str)
+def test_each_schema_is_a_self_contained_draft4_schema_of_the_whole_detail(sid: contracts.SchemaId) -> None:
+    schema = contracts.schema(sid.detail_type, sid.version)
+    assert schema["$schema"] == DRAFT4  # what EventBridge's schema registry takes (JSONSchemaDraft4)
+    assert schema["required"] == ["metadata", "data"]
+    assert schema["description"], "say what the event means: the README table shows it"
+    assert "$ref" not in json.dumps(schema).replace('"$ref": "#/', "")  # only local references
+    fastjsonschema.compile(schema)  # raises on an invalid schema
+
+
+def test_a_sample_event_validates_and_a_broken_one_says_what_broke() -> None:
+    event = load_event("app-thumbnail-created.json")
+    assert str(contracts.validate(event["detail-type"], event["detail"])) == "ThumbnailCreated v1"
+    broken = copy.deepcopy(event["detail"])
+    broken["data"]["outputs"][0]["width"] = "256"
+    with pytest.raises(contracts.ContractViolation, match=r"detail\.data\.outputs\[0\]\.width must be integer") as e:
+        contracts.validate("ThumbnailCreated", broken)
+    assert e.value.reason == "schema_mismatch"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda d: d["metadata"].pop("correlationId"), "schema_mismatch"),
+        (lambda d: d["metadata"].update(occurredAt="yesterday"), "schema_mismatch"),
+        (lambda d: d.pop("data"), "schema_mismatch"),
+        (lambda d: d["metadata"].update(schemaVersion=2), "unknown_schema"),
+        (lambda d: d["metadata"].update(schemaVersion="1"), "bad_schema_version"),
+        (lambda d: d["metadata"].update(producer="AnalyzeFunction"), "foreign_producer"),
+    ],
+    ids=["no-correlation-id", "bad-time", "no-data", "unknown-version", "version-not-int", "foreign-producer"],
+)
+def test_a_broken_envelope_is_refused_with_a_stable_reason(change: Any, reason: str) -> None:
+    detail = copy.deepcopy(load_event("app-thumbnail-created.json")["detail"])
+    change(detail)
+    with pytest.raises(contracts.ContractViolation) as refused:
+        contracts.validate("ThumbnailCreated", detail)
+    assert refused.value.reason == reason
+
+
+def test_unknown_types_and_non_objects_are_refused() -> None:
+    with pytest.raises(contracts.ContractViolation, match="not an event type") as refused:
+        contracts.validate("ImageTeleported", {})
+    assert refused.value.reason == "unknown_type"
+    with pytest.raises(contracts.ContractViolation, match="JSON object"):
+        contracts.validate("ThumbnailCreated", ["not", "an", "object"])
+
+
+# ---------------------------------------------------------------- the producers keep their contracts
+@pytest.mark.parametrize(
+    ("job", "producer"),
+    [(THUMBNAIL_JOB, "ThumbnailFunction"), (RENDITIONS_JOB, "RenditionWorker"), (ANALYSIS_JOB, "AnalyzeFunction")],
+)
+def test_every_answer_a_processor_publishes_keeps_its_contract(aws: SimpleNamespace, job: Job, producer: str) -> None:
+    publisher = RecordingPublisher()
+    responder = UploadResponder(S3ObjectStore(), publisher, aws.ImagesBucket, ImageLimits(), producer)
+    (announced,) = parse_uploads(_event_for(aws.ImagesBucket), function=producer).uploads
+    s3 = boto3.client("s3")
+
+    def upload(body: bytes) -> UploadedObject:
+        etag = s3.put_object(Bucket=aws.ImagesBucket, Key=announced.key, Body=body)["ETag"].strip('"')
+        return announced.model_copy(update={"etag": etag})
+
+    # a good image, a broken one, one replaced before it was read, then a vanished one
+    for body in (_photo(), b"not an image"):
+        responder.respond(upload(body), job)
+    replaced = upload(b"first")
+    upload(_photo())
+    responder.respond(replaced, job)
+    s3.delete_object(Bucket=aws.ImagesBucket, Key=announced.key)
+    responder.respond(announced, job)
+    assert publisher.types() == [job.response.value, "ImageRejected", "UploadSuperseded", "ImageProcessingFailed"]
+    for event in publisher.published:
+        contracts.validate(event.type.value, event.detail())
+
+
+def _event_for(bucket: str) -> dict[str, Any]:
+    event = load_event("object-created.json")
+    event["detail"]["bucket"]["name"] = bucket
+    return event
+
+
+def test_the_intake_sweeper_and_api_events_keep_their_contracts() -> None:
+    store, images, publisher = InMemoryObjectStore(), InMemoryImageLog(), RecordingPublisher()
+    (announced,) = parse_uploads(load_event("object-created.json"), function="IntakeFunction").uploads
+    store.put(announced.bucket, announced.key, b"bytes", content_type="image/jpeg", metadata={})
+    uploaded = Intake(store, images, publisher).register(announced.model_copy(update={"etag": None}))
+    images.append(uploaded)
+    images.set_deadline(IMAGE, announced.uploaded_at)
+    requested = PipelineEvent.new(
+        EventType.UPLOAD_REQUESTED,
+        image_id="e" * 32,
+        producer="ApiFunction",
+        occurred_at=announced.uploaded_at,
+        data={
+            "key": f"uploads/{'e' * 32}.jpg",
+            "contentType": "image/jpeg",
+            "maxBytes": 1024,
+            "expiresAt": announced.uploaded_at.isoformat(),
+        },
+    )
+    images.append(requested)
+    images.set_deadline("e" * 32, announced.uploaded_at)
+    swept = sweep_overdue(
+        images,
+        publisher,
+        now=announced.uploaded_at + timedelta(minutes=10),
+        stall_timeout=timedelta(minutes=5),
+        producer="StallSweeper",
+    )
+    assert [e.type.value for e in (*swept.stalled, *swept.expired)] == ["ImageProcessingStalled", "UploadExpired"]
+    for event in (uploaded, requested, *swept.stalled, *swept.expired):
+        contracts.validate(event.type.value, event.detail())
+
+
+# ---------------------------------------------------------------- one owner map for IAM, tracker and docs
+def _put_events_statements(logical_id: str) -> list[dict[str, Any]]:
+    policies = template.function_properties(logical_id).get("Policies", [])
+    statements = [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]
+    return [s for s in statements if s.get("Action") in ("events:PutEvents", ["events:PutEvents"])]
+
+
+def test_each_producer_may_put_only_the_event_types_it_owns() -> None:
+    owners = {contracts.function_of(p) for owners in contracts.OWNERS.values() for p in owners}
+    source = template.resolve({"Fn::FindInMap": ["Pipeline", "Events", "Source"]})
+    for logical_id in template.function_ids():
+        policies = template.function_properties(logical_id).get("Policies", [])
+        assert not any("EventBridgePutEventsPolicy" in p for p in policies if isinstance(p, dict)), (
+            f"{logical_id}: an unconditioned PutEvents policy"
+        )
+        statements = _put_events_statements(logical_id)
+        if not statements:
+            continue
+        assert logical_id in owners, f"{logical_id} may publish but owns no event type"
+        (statement,) = statements
+        producer = next(
+            p for p in {q for o in contracts.OWNERS.values() for q in o} if contracts.function_of(p) == logical_id
+        )
+        condition = statement["Condition"]["StringEquals"]
+        assert statement["Resource"] == {"Fn::GetAtt": ["AppBus", "Arn"]}
+        assert template.resolve(condition["events:source"]) == source
+        assert set(condition["events:detail-type"]) == contracts.types_owned_by(producer), logical_id
+
+
+def test_the_producers_named_in_the_template_are_the_ones_the_code_names() -> None:
+    # The envelope's producer is set in each handler; the owner map must use the same names.
+    for producer in {p for owners in contracts.OWNERS.values() for p in owners}:
+        logical_id = contracts.function_of(producer)
+        handler, _ = template.handler_path(logical_id)
+        # ...or in the domain module that builds its events (the API's, the intake's, the workflow's)
+        domain = ("image_api.py", "intake.py", "edit_outcomes.py")
+        source = handler.read_text() + "".join((ROOT / "layers/shared/image_pipeline" / m).read_text() for m in domain)
+        assert logical_id in template.function_ids()
+        assert f'"{producer}"' in source, f"{producer} is not the name {logical_id} publishes under"
+
+
+def test_the_readme_table_of_events_is_generated_from_the_registry() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert markdown_table() in readme, "regenerate it: python -m tools.schemas table"
