@@ -8,6 +8,7 @@ README that is neither fails the test."""
 import json
 import os
 import re
+import shlex
 import subprocess
 from typing import Any
 
@@ -19,25 +20,37 @@ from tools.engine import LocalEngine
 from tools.stack import Stack
 
 README = ROOT / "README.md"
-# command (its start) -> why this test does not run it, and where it is exercised
+# command (its first words) -> why this test does not run it, and where it is exercised
 NOT_RUN_HERE = {
     "make test": "this suite is `make test`",
-    "make deploy ": "deploys to AWS with your credentials (the deploy workflow and guided-deploy test cover it)",
+    "make test-e2e": "`make test` runs the end-to-end suite (tests/e2e) against the local stack",
+    "make deploy": "deploys to AWS with your credentials (tests/integration/test_sam_cli.py drives a guided deploy)",
     "make lint": ".ci/run runs it before `make test`",
     "make bench": "a benchmark of minutes; tests/unit/imaging/test_bench_smoke.py runs its cases",
     "make format": "rewrites files",
     "make clean": "deletes the venvs this suite runs in",
+    "make pipeline-build": "an arm64 build of a minute: tests/integration/test_pipeline_build.py runs it",
+    "make pipeline-package pipeline-deploy": "`make deploy-local` (run below) runs these two targets",
+    "sam pipeline bootstrap": "one-time set-up in your AWS accounts",
+    "gh api": "one-time set-up of your GitHub repository",
+    "aws iam put-role-policy": "one-time set-up in your AWS account",
+    "sam deploy --guided": "interactive: tests/integration/test_sam_cli.py answers its prompts through a pty",
+    "sam sync": "re-syncs the layers too (minutes); proven by hand, see the README",
+    "sam local invoke": "needs Docker",
 }
+# what the README names that is the local stack here
+SUBSTITUTIONS = {"--stack-name image-pipeline ": "--stack-name {stack} ", "STACK_NAME=my-stack ": "STACK_NAME={stack} "}
 
 
 def commands() -> list[str]:
-    """The README's shell commands, in order: continuation lines joined, comment lines dropped."""
+    """The README's shell commands, in order: continued lines (a trailing backslash, or a quote
+    still open) joined, comment lines dropped."""
     found = []
     for block in re.findall(r"```sh\n(.*?)```", README.read_text(), re.DOTALL):
         logical = ""
         for line in block.splitlines():
-            logical += line[:-1] + " " if line.endswith("\\") else line
-            if line.endswith("\\"):
+            logical += (line[:-1] + " ") if line.endswith("\\") else (line + "\n")
+            if line.endswith("\\") or _open_quote(logical):
                 continue
             if logical.strip() and not logical.lstrip().startswith("#"):
                 found.append(logical.strip())
@@ -45,13 +58,22 @@ def commands() -> list[str]:
     return found
 
 
+def _open_quote(text: str) -> bool:
+    try:
+        shlex.split(text, comments=True)
+    except ValueError:
+        return True
+    return False
+
+
 def _skipped(command: str) -> bool:
-    return any(command.startswith(prefix) for prefix in NOT_RUN_HERE)
+    return any(re.match(rf"{re.escape(prefix)}(\s|$)", command) for prefix in NOT_RUN_HERE)
 
 
 def _substituted(command: str, stack: Stack) -> str:
-    """The README's AWS stack name is the local one here."""
-    return command.replace("--stack-name image-pipeline ", f"--stack-name {stack.name} ")
+    for old, new in SUBSTITUTIONS.items():
+        command = command.replace(old, new.format(stack=stack.name))
+    return command
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +86,22 @@ def transcript(engine: LocalEngine, stack: Stack, web_origin: str) -> dict[str, 
     env = {
         **os.environ,
         **engine.client_env(),
-        "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",  # the AWS CLI make installs
+        # the AWS CLI and the SAM CLI make installs
+        "PATH": f"{ROOT / '.venv' / 'bin'}:{ROOT / '.venv-sam' / 'bin'}:{os.environ['PATH']}",
         "PORT": str(engine.port),
         # the same parameters the test stack was deployed with: `make run` changes nothing
         "STALL_TIMEOUT_SECONDS": str(STALL_TIMEOUT_SECONDS),
         "ALLOWED_ORIGIN": web_origin,
     }
     done = subprocess.run(
-        ["bash", "-c", "\n".join(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+        ["bash", "-c", "\n".join(script)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,  # a command waiting for input fails instead of hanging
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     outputs = re.split(r"^@@@ (\d+)\n", done.stdout, flags=re.MULTILINE)[1:]

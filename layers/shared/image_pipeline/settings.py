@@ -46,16 +46,21 @@ class _Tracking(Settings):
         return timedelta(seconds=self.stall_timeout_seconds)
 
 
-class ProcessorSettings(Settings):
-    """The image functions that answer an upload (thumbnail, renditions, analysis)."""
+class _Imaging(Settings):
+    """The functions that decode images: the bucket they read and the limits they decode under."""
 
     images_bucket: str
-    app_bus_name: str
-    event_source: str
-    idempotency_table: str
     max_image_pixels: int = Field(gt=0)
     max_image_side: int = Field(gt=0)
     max_animation_frames: int = Field(gt=0)
+
+
+class ProcessorSettings(_Imaging):
+    """The image functions that answer an upload (thumbnail, renditions, analysis)."""
+
+    app_bus_name: str
+    event_source: str
+    idempotency_table: str
 
 
 class IntakeSettings(Settings):
@@ -85,13 +90,8 @@ class ApiSettings(_Tracking):
     edit_workflow_arn: str = Field(min_length=1)
 
 
-class EditStepSettings(Settings):
+class EditStepSettings(_Imaging):
     """The EditWorkflow's image steps (crop, filter, compress)."""
-
-    images_bucket: str
-    max_image_pixels: int = Field(gt=0)
-    max_image_side: int = Field(gt=0)
-    max_animation_frames: int = Field(gt=0)
 
 
 class EditPublishSettings(Settings):
