@@ -33,7 +33,7 @@ from image_pipeline.edits import (
 )
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import OUTPUTS_PREFIX, UPLOADS_PREFIX
-from image_pipeline.tracking import ImageStatus, derive_state
+from image_pipeline.pairing import ImageStatus, derive_state
 from tests.template import ROOT
 
 IMAGE = "0123456789abcdef0123456789abcdef"
@@ -279,7 +279,7 @@ def test_edits_work_and_publish_where_no_upload_rule_looks() -> None:
     assert output.startswith(OUTPUTS_PREFIX)
 
 
-# ---------------------------------------------------------------- pairing: the map in tracking
+# ---------------------------------------------------------------- pairing: the map in pairing
 def _edit_events() -> tuple[PipelineEvent, EditWorkflowInput]:
     requested = edit_requested(IMAGE, SOURCE, parse_edit_request(EXAMPLE), producer="ApiFunction", now=NOW)
     return requested, EditWorkflowInput.from_requested(requested)

@@ -43,7 +43,7 @@ from pydantic_core import PydanticCustomError
 
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import OUTPUTS_PREFIX
-from image_pipeline.tracking import ImageStatus, derive_state
+from image_pipeline.pairing import ImageStatus, derive_state
 
 # No Pillow here: the API validates edits without the Pillow layer. The names below are held
 # equal to image_pipeline.imaging's by a unit test.
@@ -285,7 +285,7 @@ def request_event_id(edit: str) -> str:
 
 def edit_events(events: Iterable[PipelineEvent], edit: str) -> list[PipelineEvent]:
     """The events of one edit among an image's: its request and what answers it (outcomes, or a
-    stall the sweeper raised). ``tracking.derive_state`` of these is the edit's status."""
+    stall the sweeper raised). ``pairing.derive_state`` of these is the edit's status."""
     request = request_event_id(edit)
     return [e for e in events if request in {e.event_id, e.causation_id}]
 

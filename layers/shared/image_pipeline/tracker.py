@@ -8,8 +8,7 @@ from typing import Any
 
 from image_pipeline import contracts
 from image_pipeline.events import EventType, NotAPipelineEvent, PipelineEvent
-from image_pipeline.ports import EventPublisher, ImageLog
-from image_pipeline.tracking import (
+from image_pipeline.pairing import (
     STALL,
     UPLOAD_EXPIRED,
     UPLOAD_REQUESTED,
@@ -19,6 +18,7 @@ from image_pipeline.tracking import (
     next_deadline,
     waiting,
 )
+from image_pipeline.ports import EventPublisher, ImageLog
 
 log = logging.getLogger(__name__)
 

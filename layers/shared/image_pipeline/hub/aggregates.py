@@ -7,7 +7,7 @@ Two kinds of counters, each written in one transaction with the marker that make
 * per image, when it reaches a final status (the day it got there): images by status and the
   processing-latency histogram (``latency.le_<ms>``) that p50/p95 are read from.
 
-An image's status comes from the same event pairing as the tracker's (``tracking.derive_state``)
+An image's status comes from the same event pairing as the tracker's (``pairing.derive_state``)
 over the events this consumer has seen for it, so both agree on what COMPLETE means.
 """
 
@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.tracking import ImageStatus, derive_state
+from image_pipeline.pairing import ImageStatus, derive_state
 
 log = logging.getLogger(__name__)
 
