@@ -10,8 +10,10 @@ from image_pipeline.imaging import (
     CropSpec,
     ImageRejected,
     RenditionSpec,
+    encoders,
     guard,
     render,
+    renditions,
     vips,
 )
 from tests.unit.imaging import samples
@@ -139,3 +141,55 @@ def test_render_of_no_specs_still_validates_the_image() -> None:
 def test_rendition_bytes_are_not_in_its_repr() -> None:
     made = render(samples.encode(samples.photo((64, 64)), "JPEG"), [THUMBNAIL])[0]
     assert "data" not in repr(made)
+
+
+def test_identical_outputs_are_encoded_once_and_say_which_they_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a source smaller than every web rendition, and a count of the encodes
+    data = samples.encode(samples.photo((800, 600)), "JPEG")
+    encodes: list[str] = []
+    real_encode = encoders.encode
+
+    def counting(image: Image.Image, format_name: str) -> bytes:
+        encodes.append(format_name)
+        return real_encode(image, format_name)
+
+    monkeypatch.setattr("image_pipeline.imaging.renditions.encode", counting)
+    # When every web rendition is made
+    made = {r.name: r for r in render(data, WEB_RENDITIONS)}
+    # Then each format was encoded once: the w2048 renditions are the w1024 ones, and say so
+    assert sorted(encodes) == ["AVIF", "JPEG", "WEBP"]
+    for fmt in ("jpeg", "webp", "avif"):
+        small, large = made[f"w1024-{fmt}"], made[f"w2048-{fmt}"]
+        assert (small.same_as, large.same_as) == (None, f"w1024-{fmt}")
+        assert large.data == small.data
+        assert (large.width, large.height) == (small.width, small.height) == (800, 600)
+
+
+def test_a_large_source_repeats_nothing() -> None:
+    made = render(samples.encode(PHOTO.resize((2400, 1600)), "JPEG"), WEB_RENDITIONS)
+    assert [r.same_as for r in made] == [None] * len(WEB_RENDITIONS)
+    assert len({r.data for r in made}) == len(WEB_RENDITIONS)
+
+
+def test_outputs_are_the_same_bytes_whether_encoded_one_by_one_or_side_by_side() -> None:
+    data = samples.encode(PHOTO, "JPEG")
+    specs = [THUMBNAIL, *WEB_RENDITIONS, *PREVIEWS]
+    serial = render(data, specs, workers=1)
+    parallel = render(data, specs, workers=4)
+    assert [(r.name, r.data) for r in parallel] == [(r.name, r.data) for r in serial]
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "cpus", "expected"),
+    [(None, 2, 2), ("1024", 2, 1), ("1769", 2, 1), ("2048", 2, 2), ("3538", 4, 2), ("10240", 2, 2), (None, 1, 1)],
+)
+def test_encodes_run_side_by_side_only_on_the_vcpus_the_function_has(
+    monkeypatch: pytest.MonkeyPatch, memory_mb: str | None, cpus: int, expected: int
+) -> None:
+    # Lambda: one vCPU per 1,769 MB, a part of another counts; never more than the CPUs we may use
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: set(range(cpus)), raising=False)
+    if memory_mb is None:
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb)
+    assert renditions.encode_workers() == expected

@@ -36,7 +36,8 @@ def flatten(image: Image.Image) -> Image.Image:
     return background
 
 
-def _options(format_name: str, image: Image.Image) -> dict[str, Any]:
+def encoder_options(format_name: str, image: Image.Image) -> dict[str, Any]:
+    """The settings every output of ``format_name`` is saved with (they depend on its size)."""
     if format_name == "JPEG":
         large = image.width * image.height > _PROGRESSIVE_FROM_PIXELS
         return {"quality": JPEG_QUALITY, "subsampling": "4:2:0", "optimize": large, "progressive": large}
@@ -55,10 +56,13 @@ def encode(image: Image.Image, format_name: str) -> bytes:
         pixels = pixels.convert("RGBA" if "A" in pixels.mode else "RGB")
     if pixels.mode == "L" and format_name in {"WEBP", "AVIF"}:
         pixels = pixels.convert("RGB")
-    # A fresh info dict: Pillow's PNG and WebP writers copy some of it (profile, text) by default.
+    # A private Image over the same pixels (no copy): save() stores its settings on the object
+    # (encoderinfo), so two encodes of one object side by side would swap settings. And a fresh
+    # info dict: Pillow's PNG and WebP writers copy some of it (profile, text) by default.
+    pixels = pixels._new(pixels.im)
     pixels.info = {}
     buffer = io.BytesIO()
-    pixels.save(buffer, format_name, **_options(format_name, pixels))
+    pixels.save(buffer, format_name, **encoder_options(format_name, pixels))
     return buffer.getvalue()
 
 
@@ -66,4 +70,4 @@ def extension(format_name: str) -> str:
     return EXTENSIONS[format_name]
 
 
-__all__ = ["encode", "extension", "flatten", "media_type"]
+__all__ = ["encode", "encoder_options", "extension", "flatten", "media_type"]
