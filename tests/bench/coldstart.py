@@ -96,11 +96,21 @@ print((time.perf_counter() - start) * 1000)
 """
 
 
+def _without_bytecode(build: Path, layer: str) -> Path:
+    """A copy of a built layer without its .pyc: what `sam build` alone ships."""
+    target = ROOT / "out" / "layers-without-bytecode" / layer
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(build / layer / "python", target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
 def _init_ms(allowed: list[str], module: str, env: dict[str, str], repeats: int) -> float:
+    """Median ms to import ``module`` in a fresh interpreter that sees only ``allowed`` and writes
+    no .pyc (Lambda's /opt is read-only: a layer without bytecode compiles at every cold start)."""
     samples = []
     for _ in range(repeats):
         done = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", _INIT_PROBE, "\n".join(allowed), module],
+            [sys.executable, "-I", "-S", "-B", "-c", _INIT_PROBE, "\n".join(allowed), module],
             env=env,
             capture_output=True,
             text=True,
@@ -121,13 +131,23 @@ def init_times(build: Path, repeats: int) -> dict[str, Any]:
         "PATH": os.environ.get("PATH", ""),
     }
     result: dict[str, Any] = {"boto3_client_ms": _init_ms([sdk], "boto3", base_env, repeats), "functions": {}}
+    bare: dict[str, Path] = {}
     for logical_id in template.function_ids():
         properties = template.function_properties(logical_id)
-        layers = [str(build / layer["Ref"] / "python") for layer in properties["Layers"]]
+        names = [layer["Ref"] for layer in properties["Layers"]]
+        for name in names:
+            if name not in bare:
+                bare[name] = _without_bytecode(build, name)
         module = properties["Handler"].rsplit(".", 1)[0]
         env = {**base_env, **template.function_environment(logical_id)}
-        ms = _init_ms([str(build / logical_id), *layers, sdk], module, env, repeats)
-        result["functions"][logical_id] = {"init_ms": ms, "memory_mb": int(properties["MemorySize"])}
+        code = str(build / logical_id)
+        shipped = [code, *(str(build / name / "python") for name in names), sdk]
+        compiled_here = [code, *(str(bare[name]) for name in names), sdk]
+        result["functions"][logical_id] = {
+            "init_ms": _init_ms(shipped, module, env, repeats),
+            "init_without_bytecode_ms": _init_ms(compiled_here, module, env, repeats),
+            "memory_mb": int(properties["MemorySize"]),
+        }
     return result
 
 
@@ -202,10 +222,12 @@ def table(report: dict[str, Any]) -> str:
     if "skipped" in init:
         lines.append(f"  skipped: {init['skipped']}")
     else:
+        lines.append(f"  {'':<24}{'ms':>8}{'vs boto3':>10}{'no .pyc ms':>12}")
         lines.append(f"  {'boto3 + one client':<24}{init['boto3_client_ms']:>8.0f}")
         for logical_id, row in init["functions"].items():
+            ratio = row["init_ms"] / init["boto3_client_ms"]
             lines.append(
-                f"  {logical_id:<24}{row['init_ms']:>8.0f}   ({row['init_ms'] / init['boto3_client_ms']:.2f}x)"
+                f"  {logical_id:<24}{row['init_ms']:>8.0f}{ratio:>9.2f}x{row['init_without_bytecode_ms']:>12.0f}"
             )
     lines.append("peak RSS per job on the largest allowed image (MB; imports alone first)")
     peaks = report["peak_memory"]

@@ -17,7 +17,7 @@ from unittest.mock import patch
 
 from PIL import Image, ImageOps
 
-from image_pipeline.imaging import PREVIEWS, THUMBNAIL, WEB_RENDITIONS, ImageLimits, RenditionSpec, analyze, render
+from image_pipeline.imaging import PREVIEWS, THUMBNAIL, WEB_RENDITIONS, ImageLimits, RenditionSpec, analyze
 from image_pipeline.imaging.crop import energy_map, region
 from image_pipeline.imaging.encoders import encode
 from image_pipeline.imaging.filters import apply_filter
@@ -31,11 +31,6 @@ RENDITION_SPECS: tuple[RenditionSpec, ...] = (*WEB_RENDITIONS, *PREVIEWS)
 def ours(data: bytes) -> None:
     for job in JOBS:
         job.run(data, LIMITS)
-
-
-def renditions(data: bytes, workers: int | None = None) -> None:
-    """The renditions job alone (``workers=1``: one encode after another, as before)."""
-    render(data, RENDITION_SPECS, LIMITS, workers=workers)
 
 
 def _output(upright: Image.Image, spec: RenditionSpec, *, gap: float | None) -> bytes:

@@ -13,7 +13,6 @@ from image_pipeline.imaging import (
     encoders,
     guard,
     render,
-    renditions,
     vips,
 )
 from tests.unit.imaging import samples
@@ -169,27 +168,3 @@ def test_a_large_source_repeats_nothing() -> None:
     made = render(samples.encode(PHOTO.resize((2400, 1600)), "JPEG"), WEB_RENDITIONS)
     assert [r.same_as for r in made] == [None] * len(WEB_RENDITIONS)
     assert len({r.data for r in made}) == len(WEB_RENDITIONS)
-
-
-def test_outputs_are_the_same_bytes_whether_encoded_one_by_one_or_side_by_side() -> None:
-    data = samples.encode(PHOTO, "JPEG")
-    specs = [THUMBNAIL, *WEB_RENDITIONS, *PREVIEWS]
-    serial = render(data, specs, workers=1)
-    parallel = render(data, specs, workers=4)
-    assert [(r.name, r.data) for r in parallel] == [(r.name, r.data) for r in serial]
-
-
-@pytest.mark.parametrize(
-    ("memory_mb", "cpus", "expected"),
-    [(None, 2, 2), ("1024", 2, 1), ("1769", 2, 1), ("2048", 2, 2), ("3538", 4, 2), ("10240", 2, 2), (None, 1, 1)],
-)
-def test_encodes_run_side_by_side_only_on_the_vcpus_the_function_has(
-    monkeypatch: pytest.MonkeyPatch, memory_mb: str | None, cpus: int, expected: int
-) -> None:
-    # Lambda: one vCPU per 1,769 MB, a part of another counts; never more than the CPUs we may use
-    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: set(range(cpus)), raising=False)
-    if memory_mb is None:
-        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", raising=False)
-    else:
-        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb)
-    assert renditions.encode_workers() == expected

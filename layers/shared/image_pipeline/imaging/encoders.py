@@ -56,10 +56,7 @@ def encode(image: Image.Image, format_name: str) -> bytes:
         pixels = pixels.convert("RGBA" if "A" in pixels.mode else "RGB")
     if pixels.mode == "L" and format_name in {"WEBP", "AVIF"}:
         pixels = pixels.convert("RGB")
-    # A private Image over the same pixels (no copy): save() stores its settings on the object
-    # (encoderinfo), so two encodes of one object side by side would swap settings. And a fresh
-    # info dict: Pillow's PNG and WebP writers copy some of it (profile, text) by default.
-    pixels = pixels._new(pixels.im)
+    # A fresh info dict: Pillow's PNG and WebP writers copy some of it (profile, text) by default.
     pixels.info = {}
     buffer = io.BytesIO()
     pixels.save(buffer, format_name, **encoder_options(format_name, pixels))

@@ -2,14 +2,12 @@
 
 Outputs that would be byte-identical (a small source's w2048 rendition is its w1024 one) are
 encoded once: the later rendition carries the same bytes and names the first in ``same_as``.
-The encodes (nearly all of the work) run side by side on the CPUs the function has; each output
-is encoded alone, so its bytes do not depend on how many ran at once.
+
+The encodes are nearly all of the work, and they run one after another: Pillow's encoders hold
+the GIL (measured: two JPEG, WebP or AVIF encodes on two threads take as long as in a row).
 """
 
-import math
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -31,8 +29,6 @@ from image_pipeline.imaging.specs import Rendition, RenditionSpec
 # (4000 px) -> 256 px from its 1/8-scale 1.95x decode 0.0009 (and 1.75x keeps that 1/8 scale).
 DRAFT_MARGIN_LARGE = 1.4
 DRAFT_MARGIN_SMALL = 1.75
-# Lambda gives a function one full vCPU per 1,769 MB of memory (AWS documents the ratio).
-_LAMBDA_MB_PER_VCPU = 1769
 
 
 @dataclass(frozen=True)
@@ -57,15 +53,12 @@ def render(
     data: bytes,
     specs: Sequence[RenditionSpec],
     limits: ImageLimits = ImageLimits(),  # noqa: B008
-    *,
-    workers: int | None = None,
 ) -> list[Rendition]:
     """Every spec of ``specs`` made from one decode of ``data``; raises ImageRejected for bad input.
 
     The decode stops at the smallest size that still covers the most demanding spec (JPEG DCT
     scaling, libvips for PNG), orientation and colour are fixed on that small image, specs of
-    the same size and region share one resample, and identical outputs one encode. ``workers``
-    (default: :func:`encode_workers`) encodes run at once.
+    the same size and region share one resample, and identical outputs one encode.
     """
     image, source = open_image(data, limits)
     # A content-aware crop needs the pixels to place its window; the window's size, and so
@@ -91,17 +84,7 @@ def render(
         pixels = resized[key]
         pixels_of[plan.spec.name] = apply_filter(pixels, plan.spec.filter) if plan.spec.filter else pixels
     unique = list(first.values())
-    jobs = [(pixels_of[plan.spec.name], plan.spec.format) for plan in unique]
-    count = min(len(jobs), encode_workers() if workers is None else workers)
-    if count > 1:
-        with ThreadPoolExecutor(max_workers=count, thread_name_prefix="encode") as pool:
-            encoded = list(pool.map(lambda job: encode(*job), jobs))
-    else:
-        encoded = [encode(*job) for job in jobs]
-    made = {
-        plan.spec.name: _rendition(plan, pixels_of[plan.spec.name], out)
-        for plan, out in zip(unique, encoded, strict=True)
-    }
+    made = {plan.spec.name: _rendition(plan, pixels_of[plan.spec.name]) for plan in unique}
     renditions = []
     for plan in plans:
         original = first[(plan.region, plan.size, plan.spec.filter, plan.spec.format)].spec.name
@@ -112,21 +95,12 @@ def render(
     return renditions
 
 
-def encode_workers() -> int:
-    """How many encodes to run at once: the CPUs this process may use, and on Lambda no more than
-    its memory size buys (one vCPU per 1,769 MB; a part of one more counts as one)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
-    if memory.isdigit():
-        cpus = min(cpus, max(1, math.ceil(int(memory) / _LAMBDA_MB_PER_VCPU)))
-    return max(1, cpus)
-
-
 def _no_energy() -> Image.Image:
     return Image.new("L", (1, 1))
 
 
-def _rendition(plan: _Plan, pixels: Image.Image, data: bytes) -> Rendition:
+def _rendition(plan: _Plan, pixels: Image.Image) -> Rendition:
+    data = encode(pixels, plan.spec.format)
     return Rendition(
         name=plan.spec.name,
         format=plan.spec.format,
