@@ -111,7 +111,8 @@ clean: down ## Remove build output, reports and the venvs
 	rm -rf .aws-sam out .engine $(VENV) $(SAM_VENV) $(ENGINE_VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # The layers ship their bytecode: Lambda's /opt is read-only, so without it every cold start
-# compiles Powertools, pydantic and Pillow again (measured: a third of a handler's import time).
+# compiles Powertools, pydantic and Pillow again (make bench: an image handler imports in 0.45 s
+# with its bytecode, 0.74 s without).
 # unchecked-hash .pyc stay valid when unzipping resets the sources' mtimes. Python 3.13 bytecode
 # is the same on every architecture.
 define compile_layers
