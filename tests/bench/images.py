@@ -130,6 +130,22 @@ BENCH_IMAGES: tuple[BenchImage, ...] = (
         lambda s: encode(photo("rocket.jpg", _size((1155, 1732), s)), "JPEG", quality=JPEG_QUALITY),
     ),
     BenchImage("12mp-exif6.jpg", "12 MP JPEG stored sideways, EXIF orientation 6", _exif6),
+    BenchImage(
+        "small.jpg",
+        "0.4 MP JPEG 800x533 q90 (smaller than every rendition)",
+        lambda s: encode(photo("chelsea.png", _size((800, 533), s)), "JPEG", quality=JPEG_QUALITY),
+    ),
+    # The largest image the default limits allow (ImageLimits.max_pixels = 40 MP): peak memory.
+    BenchImage(
+        "40mp.jpg",
+        "40 MP JPEG 7744x5164 q90",
+        lambda s: encode(photo("coffee.png", _size((7744, 5164), s)), "JPEG", quality=JPEG_QUALITY),
+    ),
+    BenchImage(
+        "40mp.png",
+        "40 MP PNG (zlib 1)",
+        lambda s: encode(photo("coffee.png", _size((7744, 5164), s)), "PNG", compress_level=1),
+    ),
 )
 
 

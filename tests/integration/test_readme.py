@@ -27,6 +27,7 @@ NOT_RUN_HERE = {
     "make deploy": "deploys to AWS with your credentials (tests/integration/test_sam_cli.py drives a guided deploy)",
     "make lint": ".ci/run runs it before `make test`",
     "make bench": "a benchmark of minutes; tests/unit/imaging/test_bench_smoke.py runs its cases",
+    "make load": "restarts the engine for a cold burst of minutes (tests/integration/test_load.py bursts this one)",
     "make format": "rewrites files",
     "make clean": "deletes the venvs this suite runs in",
     "make pipeline-build": "an arm64 build of a minute: tests/integration/test_pipeline_build.py runs it",

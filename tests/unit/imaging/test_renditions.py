@@ -10,6 +10,7 @@ from image_pipeline.imaging import (
     CropSpec,
     ImageRejected,
     RenditionSpec,
+    encoders,
     guard,
     render,
     vips,
@@ -139,3 +140,31 @@ def test_render_of_no_specs_still_validates_the_image() -> None:
 def test_rendition_bytes_are_not_in_its_repr() -> None:
     made = render(samples.encode(samples.photo((64, 64)), "JPEG"), [THUMBNAIL])[0]
     assert "data" not in repr(made)
+
+
+def test_identical_outputs_are_encoded_once_and_say_which_they_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a source smaller than every web rendition, and a count of the encodes
+    data = samples.encode(samples.photo((800, 600)), "JPEG")
+    encodes: list[str] = []
+    real_encode = encoders.encode
+
+    def counting(image: Image.Image, format_name: str) -> bytes:
+        encodes.append(format_name)
+        return real_encode(image, format_name)
+
+    monkeypatch.setattr("image_pipeline.imaging.renditions.encode", counting)
+    # When every web rendition is made
+    made = {r.name: r for r in render(data, WEB_RENDITIONS)}
+    # Then each format was encoded once: the w2048 renditions are the w1024 ones, and say so
+    assert sorted(encodes) == ["AVIF", "JPEG", "WEBP"]
+    for fmt in ("jpeg", "webp", "avif"):
+        small, large = made[f"w1024-{fmt}"], made[f"w2048-{fmt}"]
+        assert (small.same_as, large.same_as) == (None, f"w1024-{fmt}")
+        assert large.data == small.data
+        assert (large.width, large.height) == (small.width, small.height) == (800, 600)
+
+
+def test_a_large_source_repeats_nothing() -> None:
+    made = render(samples.encode(PHOTO.resize((2400, 1600)), "JPEG"), WEB_RENDITIONS)
+    assert [r.same_as for r in made] == [None] * len(WEB_RENDITIONS)
+    assert len({r.data for r in made}) == len(WEB_RENDITIONS)

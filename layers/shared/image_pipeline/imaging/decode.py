@@ -15,9 +15,14 @@ REDUCING_GAP = 2.0
 _REDUCIBLE = frozenset({"RGB", "RGBA", "L", "LA", "CMYK"})
 
 
-def decode(data: bytes, image: Image.Image, source: Source, scale: float) -> Image.Image:
+def decode(data: bytes, image: Image.Image, source: Source, scale: float, *, margin: float = 1.0) -> Image.Image:
     """The first frame of ``image`` as upright 8-bit sRGB ``RGB``/``RGBA``, at least ``scale`` times
-    its full size (``scale`` <= 1), and no larger than needed where the format allows."""
+    its full size (``scale`` <= 1), and no larger than needed where the format allows.
+
+    ``margin``: how much larger than that a JPEG's DCT-scaled decode must be. A DCT-scaled
+    decode is a coarse filter: 2.0 (what Pillow's ``thumbnail()`` asks of ``draft``) leaves the
+    final resample enough pixels to match a full decode's quality; analysis needs only 1.0.
+    """
     scale = min(1.0, scale)
     long_side = max(1, math.ceil(scale * max(source.width, source.height)))
     if source.format == "PNG" and scale < 1 and source.frames == 1:
@@ -26,7 +31,8 @@ def decode(data: bytes, image: Image.Image, source: Source, scale: float) -> Ima
             return to_srgb(fast)
     target = (max(1, math.ceil(source.width * scale)), max(1, math.ceil(source.height * scale)))
     stored_target = stored_size(target, source.orientation)
-    loaded = load(image, source.size_bytes, stored_target)
+    drafted = (min(source.width, math.ceil(target[0] * margin)), min(source.height, math.ceil(target[1] * margin)))
+    loaded = load(image, source.size_bytes, stored_size(drafted, source.orientation))
     if loaded.mode not in _REDUCIBLE:
         loaded = to_srgb(loaded)  # averaging palette indices or 16-bit codes would be nonsense
     factor = int(min(loaded.width / stored_target[0], loaded.height / stored_target[1]) / REDUCING_GAP)

@@ -1,15 +1,22 @@
 """Every output is encoded here, from pixels only: no EXIF, GPS, XMP, comment or profile survives.
 
-Settings were chosen by measurement on the 24 MP bench photo resized to 1024 / 2048 px
-(``python -m tests.bench.encoders``: encode time, bytes, SSIM against the resized pixels):
+Settings are re-checked on a measured frontier (``python -m tests.bench.encoders``: CPU time,
+bytes and SSIM against the resized pixels, Pillow's encoders and libvips' mozjpeg, libwebp and
+libheif/aom, on the 24 MP and 12 MP bench photos at 256, 512, 1024 and 2048 px). The rule: a
+setting changes only for one that is no bigger and no worse (SSIM) on every photo and size.
+Nothing passed it, so these stay:
 
-- JPEG q82, 4:2:0. Above ~1 MP progressive with optimised Huffman tables (2048 px: 4.6 % fewer
-  bytes, and a browser paints early). Below, baseline with the standard tables: optimising them
-  saves ~1 % for 2.5x the encode time (1024 px: 2.3 ms -> 6.3 ms).
-- WebP q80, method 4: method 6 takes 2.1x as long for 4 % fewer bytes (and no better SSIM);
-  method 2 is 5 % bigger with a lower SSIM.
-- AVIF q60, speed 8: speed 6 is 10 % smaller but 2.2-2.7x slower (700 ms at 2048 px); speed 10
-  is 3x faster for 3-6 % more bytes.
+- JPEG q82, 4:2:0. Above ~1 MP progressive with optimised Huffman tables (2048 px: 4 % fewer
+  bytes than baseline optimised, which takes half the CPU). Below, baseline with the standard
+  tables (optimising saves ~1 % for 2.5x the encode time). libvips' mozjpeg at q82 makes the
+  same bytes as Pillow's optimised baseline at 1.6-4x the CPU; with trellis it is smaller but
+  loses 0.006+ SSIM.
+- WebP q80, method 4: method 3 is 0.5 % smaller and cheaper on one photo but loses SSIM;
+  libvips' libwebp makes the same bytes at 1.1-1.2x the CPU.
+- AVIF q60, speed 8. Speed 9 is the cheapest improvement on the table: 2.5-3.5x less CPU (AVIF
+  is the largest share of an upload's CPU) with SSIM within 0.0006, but 3-6 % bigger on the
+  24 MP photo, so the rule keeps speed 8. libvips' aom at effort 1 is smaller only at 0.009+
+  lower SSIM.
 - PNG: lossless, zlib level 6 (the default balance); only for outputs that must stay lossless.
 """
 
@@ -36,7 +43,8 @@ def flatten(image: Image.Image) -> Image.Image:
     return background
 
 
-def _options(format_name: str, image: Image.Image) -> dict[str, Any]:
+def encoder_options(format_name: str, image: Image.Image) -> dict[str, Any]:
+    """The settings every output of ``format_name`` is saved with (they depend on its size)."""
     if format_name == "JPEG":
         large = image.width * image.height > _PROGRESSIVE_FROM_PIXELS
         return {"quality": JPEG_QUALITY, "subsampling": "4:2:0", "optimize": large, "progressive": large}
@@ -58,7 +66,7 @@ def encode(image: Image.Image, format_name: str) -> bytes:
     # A fresh info dict: Pillow's PNG and WebP writers copy some of it (profile, text) by default.
     pixels.info = {}
     buffer = io.BytesIO()
-    pixels.save(buffer, format_name, **_options(format_name, pixels))
+    pixels.save(buffer, format_name, **encoder_options(format_name, pixels))
     return buffer.getvalue()
 
 
@@ -66,4 +74,4 @@ def extension(format_name: str) -> str:
     return EXTENSIONS[format_name]
 
 
-__all__ = ["encode", "extension", "flatten", "media_type"]
+__all__ = ["encode", "encoder_options", "extension", "flatten", "media_type"]

@@ -51,6 +51,9 @@ class Rendition:
     width: int
     height: int
     data: bytes = field(repr=False)
+    # The name of an earlier rendition of the same render() with exactly these bytes (a small
+    # source's w2048 is its w1024): encoded once; a store may keep one object for both.
+    same_as: str | None = None
 
 
 _WEB_FORMATS: tuple[OutputFormat, ...] = ("JPEG", "WEBP", "AVIF")
