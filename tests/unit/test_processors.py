@@ -257,3 +257,23 @@ def test_a_deleted_object_is_ignored_with_a_reason_by_every_s3_function(
         "results": [],
         "ignored": [{"key": f"uploads/{IMAGE}.jpg", "reason": "'Object Deleted' is not an upload"}],
     }
+
+
+def test_a_small_source_stores_each_identical_rendition_once(
+    aws: SimpleNamespace, responder: UploadResponder, load_handler: Callable[..., ModuleType], lambda_context: object
+) -> None:
+    # Given a photo smaller than 1024 px: its w2048 renditions are its w1024 ones, byte for byte
+    etag = _put_upload(aws, _photo((640, 427)))
+    batch = load_event("sqs-rendition-batch.json")
+    batch["Records"][0]["body"] = json.dumps(
+        _for_bucket(json.loads(batch["Records"][0]["body"]), aws.ImagesBucket, etag)
+    )
+    load_handler("RenditionWorker").lambda_handler(batch, lambda_context, responder)
+    (event,) = _published(responder).published
+    outputs = {o["name"]: o for o in event.data["outputs"]}
+    # Then each w2048 output names its twin and points at the same object, stored once
+    for fmt in ("jpeg", "webp", "avif"):
+        big, small = outputs[f"w2048-{fmt}"], outputs[f"w1024-{fmt}"]
+        assert (big["sameAs"], big["key"], big["bytes"]) == (f"w1024-{fmt}", small["key"], small["bytes"])
+    listed = boto3.client("s3").list_objects_v2(Bucket=aws.ImagesBucket, Prefix="outputs/")["Contents"]
+    assert len(listed) == len({o["key"] for o in outputs.values()}) == len(outputs) - 3

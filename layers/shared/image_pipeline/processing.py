@@ -114,7 +114,17 @@ class UploadResponder:
                 EventType.IMAGE_REJECTED,
                 {"reason": exc.reason, "message": str(exc), "job": job.name},
             )
-        outputs = [self._store(upload, rendition) for rendition in result.renditions]
+        stored: dict[str, dict[str, Any]] = {}
+        for rendition in result.renditions:
+            if rendition.same_as in stored:  # the same bytes as an earlier output: one object serves both
+                stored[rendition.name] = {
+                    **stored[rendition.same_as],
+                    "name": rendition.name,
+                    "sameAs": rendition.same_as,
+                }
+            else:
+                stored[rendition.name] = self._store(upload, rendition)
+        outputs = list(stored.values())
         data = dict(result.data)
         if outputs:
             data["outputs"] = outputs
