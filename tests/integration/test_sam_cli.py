@@ -48,6 +48,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, stack: Stack, built: Path)
     for entry in built.iterdir():
         if entry.name != "samconfig.toml":
             (build / entry.name).symlink_to(entry)
+    # the built template still points at the state machine's definition in the sources
+    (project / "src").symlink_to(ROOT / "src")
     return project
 
 
