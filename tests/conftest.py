@@ -82,3 +82,9 @@ def stack(engine: LocalEngine, web_origin: str) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def client(stack: Stack) -> PipelineClient:
     return PipelineClient(stack.api_url, stack.api_key)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A burst runs after every other test: it leaves the engine busy (cold workers, a backlog of
+    events) for minutes, and the engine drops events it cannot place."""
+    items.sort(key=lambda item: item.get_closest_marker("burst") is not None)
