@@ -9,6 +9,7 @@ runs every Lambda handler on that interpreter (hence the cp313 Pillow layer).
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +41,12 @@ class LocalEngine:
     @property
     def log_file(self) -> Path:
         return self.state_dir / f"ministack-{self.port}.log"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Where the engine's Lambda workers unpack code and layers (tens of MB each): removed by
+        `down`, so stopped engines leave nothing behind in the system's temporary folder."""
+        return self.state_dir / f"tmp-{self.port}"
 
     def client_env(self) -> dict[str, str]:
         """What boto3, the AWS CLI and the SAM CLI need to talk to the engine."""
@@ -73,8 +80,10 @@ class LocalEngine:
         if self.healthy():
             sys.exit(f"something else already answers on port {self.port}: stop it, or use PORT=<free port>")
         self.state_dir.mkdir(exist_ok=True)
+        self.tmp_dir.mkdir(exist_ok=True)
         env = {
             **os.environ,
+            "TMPDIR": str(self.tmp_dir),
             "BIND_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(self.port),
             "SFTP_HOST": "127.0.0.1",
@@ -122,6 +131,7 @@ class LocalEngine:
         else:
             os.killpg(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
         print(f"ministack stopped (pid {pid})")
 
     def reset(self) -> None:
