@@ -17,13 +17,14 @@ import json
 import mimetypes
 import sys
 import time
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 
-from tools.client import PipelineClient
+from tools.client import ApiError, PipelineClient
 from tools.stack import Stack, local_stack
 
 SAMPLES = Path(__file__).resolve().parent.parent / "events" / "images"
@@ -83,7 +84,7 @@ class Redelivery:
     def app_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """The event of the same type the stack recorded for the sample's image (a duplicate)."""
         image_id = event["detail"]["metadata"]["correlationId"]
-        record = self.client.get_image(image_id) if self._known(image_id) else None
+        record = self._image(image_id)
         if record is None:
             record = self.stored_upload(f"uploads/{image_id}.jpg")
         table = self.stack.outputs["ImagesTableName"]
@@ -99,12 +100,14 @@ class Redelivery:
                 return {**event, "detail": detail}
         raise SystemExit(f"{image_id} has no recorded {event['detail-type']} to redeliver")
 
-    def _known(self, image_id: str) -> bool:
+    def _image(self, image_id: str) -> dict[str, Any] | None:
+        """The image as the API describes it; None when the stack has no such image."""
         try:
-            self.client.get_image(image_id)
-        except Exception:  # noqa: BLE001  # a 404 (or anything else): seed it
-            return False
-        return True
+            return self.client.get_image(image_id)
+        except ApiError as error:
+            if error.status == HTTPStatus.NOT_FOUND:
+                return None
+            raise
 
     def make_true(self, event: Any) -> Any:
         if not isinstance(event, dict):
@@ -126,7 +129,7 @@ class Redelivery:
         if "detail-type" in event and isinstance(event.get("detail"), dict) and "metadata" in event["detail"]:
             return self.app_event(event)
         image_id = (event.get("pathParameters") or {}).get("imageId")
-        if "httpMethod" in event and image_id and not self._known(image_id):
+        if "httpMethod" in event and image_id and self._image(image_id) is None:
             self.stored_upload(f"uploads/{image_id}.jpg")
         return event
 

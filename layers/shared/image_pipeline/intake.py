@@ -35,17 +35,17 @@ class Intake:
         # A HEAD that answers another ETag describes a newer upload, not this one.
         current = info if info is not None and (upload.etag is None or info.etag == upload.etag) else None
         content_type = current.content_type if current else None
-        created = self.images.ensure_image(
-            ImageRecord(
-                image_id=upload.image_id,
-                filename=PurePosixPath(upload.key).name,
-                content_type=content_type,
-                upload_key=upload.key,
-                created_at=upload.uploaded_at,
-                origin="s3",
-            )
+        mine = ImageRecord(
+            image_id=upload.image_id,
+            filename=PurePosixPath(upload.key).name,
+            content_type=content_type,
+            upload_key=upload.key,
+            created_at=upload.uploaded_at,
+            origin="s3",
         )
-        record = self.images.get_image(upload.image_id)
+        created = self.images.ensure_image(mine)
+        # Read the record back only when another one was there first (e.g. the API's, with its filename).
+        record = mine if created else self.images.get_image(upload.image_id)
         event = PipelineEvent.new(
             EventType.IMAGE_UPLOADED,
             image_id=upload.image_id,
