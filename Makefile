@@ -136,13 +136,14 @@ build-app-local: $(DEV_READY) $(SAM_READY)
 	@# sam build empties the folder, where a guided deploy saved its answers (and the stack's name)
 	@if [ -f $(LOCAL_BUILD_DIR)/samconfig.toml ]; then cp $(LOCAL_BUILD_DIR)/samconfig.toml $(LOCAL_BUILD_DIR).samconfig.toml; fi
 	$(SAM) build --config-env local --build-dir $(LOCAL_BUILD_DIR) --parameter-overrides $(LOCAL_PARAMS)
-	$(call compile_layers,$(LOCAL_BUILD_DIR))
+	$(call finish_layers,$(LOCAL_BUILD_DIR))
 	@if [ -f $(LOCAL_BUILD_DIR).samconfig.toml ]; then mv $(LOCAL_BUILD_DIR).samconfig.toml $(LOCAL_BUILD_DIR)/samconfig.toml; fi
 
 # One build and cache directory per template, so each rebuilds only what changed.
 build-part-%: $(DEV_READY) $(SAM_READY)
 	$(SAM) build --template-file $($*_TEMPLATE) --build-dir .aws-sam/local-$* --cache-dir .aws-sam/cache/local-$* \
 		--cached --parallel --parameter-overrides $(PART_PARAMS)
+	$(call finish_layers,.aws-sam/local-$*)
 
 # The consumers, then the hub, then the app (with the pipeline's own package and deploy steps).
 deploy-local: up build-local ## Deploy the app, the hub and both consumers to the local engine
@@ -182,13 +183,13 @@ invoke: $(DEV_READY) ## Invoke a deployed function with an event: make invoke FN
 
 deploy: $(DEV_READY) $(SAM_READY) ## Build for AWS and deploy with sam deploy --guided (your AWS credentials)
 	$(SAM) build
-	$(call compile_layers,.aws-sam/build)
+	$(call finish_layers,.aws-sam/build)
 	$(SAM) deploy --guided
 
 # ---------------------------------------------------------------- delivery pipeline steps
 pipeline-build: $(DEV_READY) $(SAM_READY) ## Build once for AWS, no Docker (ARCHITECTURE=arm64), into BUILD_DIR
 	$(SAM) build --build-dir $(BUILD_DIR) --parameter-overrides Architecture=$(ARCHITECTURE)
-	$(call compile_layers,$(BUILD_DIR))
+	$(call finish_layers,$(BUILD_DIR))
 
 pipeline-package: $(SAM_READY) ## Upload BUILD_DIR's code to a stage's ARTIFACTS_BUCKET (none: --resolve-s3)
 	$(SAM) package --config-env pipeline --config-file "$(CURDIR)/samconfig.toml" --template-file $(BUILD_DIR)/template.yaml --output-template-file $(PACKAGED) $(ARTIFACTS)
@@ -202,13 +203,11 @@ pipeline-deploy: $(SAM_READY) ## Deploy the packaged build as STACK_NAME (CFN_RO
 clean: down ## Remove build output, reports and the venvs
 	rm -rf .aws-sam out .engine $(VENV) $(SAM_VENV) $(ENGINE_VENV) $(LINT_VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# The layers ship their bytecode: Lambda's /opt is read-only, so without it every cold start
-# compiles Powertools, pydantic and Pillow again (make bench: an image handler imports in 0.45 s
-# with its bytecode, 0.74 s without).
-# unchecked-hash .pyc stay valid when unzipping resets the sources' mtimes. Python 3.13 bytecode
-# is the same on every architecture.
-define compile_layers
-	$(PY) -m compileall -q -j 0 --invalidation-mode unchecked-hash $(1)/SharedLayer/python $(1)/PillowLayer/python > /dev/null
+# After sam build: the layers leave boto3 and its dependencies to the Lambda runtime, and ship
+# their bytecode (Lambda's /opt is read-only, so without it every cold start compiles Powertools,
+# pydantic and Pillow again). See tools/build.py.
+define finish_layers
+	$(PY) -m tools.build layers $(1)
 endef
 
 # ---------------------------------------------------------------- venvs (Python 3.13)

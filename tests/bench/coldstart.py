@@ -24,6 +24,7 @@ from image_pipeline.imaging import ImageLimits
 from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB
 from tests import template
 from tests.bench.measure import interleaved
+from tools.build import RUNTIME_DISTRIBUTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "layers" / "shared"
@@ -37,7 +38,6 @@ MEMORY_HEADROOM = 0.25
 # An image function's init may cost this many times a bare boto3 client (they load Powertools,
 # pydantic and Pillow; libvips only when a PNG needs it).
 MAX_INIT_RATIO = 4.0
-RUNTIME_DISTRIBUTIONS = ["boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"]
 
 
 def has_pyvips() -> bool:

@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests import template
+from tools.build import RUNTIME_DISTRIBUTIONS
 from tools.stack import Stack
-
-# What the python3.13 Lambda runtime ships next to the handler.
-RUNTIME_DISTRIBUTIONS = ["boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"]
 
 PROBE = """
 import importlib, json, sys, sysconfig

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,7 @@ from moto import mock_aws
 
 from tests import template
 from tests.template import ROOT
-from tools.build import check, wheel_architectures
+from tools.build import check, finish_layers, prune, wheel_architectures
 from tools.stack import Stack, StackName, machine_architecture
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -195,3 +196,38 @@ def test_a_stack_deployed_for_another_cpu_than_the_engines_is_named_in_a_warning
         assert "stack guided was deployed with Architecture=arm64 but the local engine runs x86_64" in warning
         assert "make deploy-local" in warning
         assert stack.architecture_warning("arm64") is None
+
+
+def _installed(site: Path, name: str, files: dict[str, str]) -> None:
+    """A distribution as pip leaves it in a layer: its files, and a dist-info whose RECORD lists them."""
+    info = f"{name.replace('-', '_')}-1.0.dist-info"
+    listed = [*files, f"{info}/METADATA", f"{info}/RECORD"]
+    for path, text in {**files, f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"}.items():
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_text(text)
+    (site / info / "RECORD").write_text("".join(f"{path},,\n" for path in listed))
+
+
+def test_the_layers_leave_boto3_and_its_dependencies_to_the_lambda_runtime(tmp_path: Path) -> None:
+    site = tmp_path / "SharedLayer" / "python"
+    _installed(site, "botocore", {"botocore/__init__.py": "", "botocore/data/s3/service-2.json": "{}"})
+    (site / "botocore" / "__pycache__").mkdir()
+    (site / "botocore" / "__pycache__" / "client.cpython-313.pyc").write_bytes(b"")  # not in RECORD
+    _installed(site, "six", {"six.py": "", "../../bin/not-ours": ""})  # a script pip put outside the layer
+    _installed(site, "python-dateutil", {"dateutil/__init__.py": ""})
+    _installed(site, "pydantic", {"pydantic/__init__.py": "VERSION = '1.0'\n"})
+
+    assert prune(site) == ["botocore", "python-dateutil", "six"]
+
+    assert sorted(path.name for path in site.iterdir()) == ["pydantic", "pydantic-1.0.dist-info"]
+    assert (tmp_path / "bin" / "not-ours").exists()  # nothing outside the layer is touched
+    assert prune(site) == []
+
+
+def test_the_finished_layers_ship_bytecode_that_needs_no_source_timestamps(tmp_path: Path) -> None:
+    site = tmp_path / "PillowLayer" / "python"
+    _installed(site, "pillow", {"PIL/__init__.py": "X = 1\n"})
+    finish_layers(tmp_path, workers=1)
+    compiled = site / "PIL" / "__pycache__" / f"__init__.{sys.implementation.cache_tag}.pyc"
+    flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+    assert flags == 0b01  # hash-based, unchecked: unzipping may reset the sources' mtimes

@@ -168,3 +168,22 @@ def test_a_large_source_repeats_nothing() -> None:
     made = render(samples.encode(PHOTO.resize((2400, 1600)), "JPEG"), WEB_RENDITIONS)
     assert [r.same_as for r in made] == [None] * len(WEB_RENDITIONS)
     assert len({r.data for r in made}) == len(WEB_RENDITIONS)
+
+
+def test_the_decoded_pixels_cross_to_libvips_once_for_every_large_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not vips.available():
+        pytest.skip("libvips is not installed")
+    # Given a photo big enough for three distinct large outputs (w2048, w1024, the square preview)
+    crossings: list[tuple[int, int]] = []
+    real_from_pillow = vips.from_pillow
+
+    def counted(image: Image.Image) -> object:
+        crossings.append(image.size)
+        return real_from_pillow(image)
+
+    monkeypatch.setattr(vips, "from_pillow", counted)
+    data = samples.encode(samples.photo((3000, 2000)), "JPEG")
+    made = render(data, [*WEB_RENDITIONS, *PREVIEWS])
+    # Then every output has its size, and the base went to libvips once
+    assert {(r.name, r.width) for r in made} >= {("w2048-jpeg", 2048), ("w1024-webp", 1024)}
+    assert crossings == [(3000, 2000)]

@@ -10,7 +10,7 @@ Measured on 24 MP photos (``make bench``; SSIM against an exact Lanczos from the
   as the resample itself.
 """
 
-from typing import Final
+from typing import Any, Final
 
 from PIL import Image
 
@@ -20,18 +20,35 @@ Region = tuple[float, float, float, float]
 FULL: Final[Region] = (0.0, 0.0, 1.0, 1.0)
 LARGE_OUTPUT_PIXELS: Final = 250_000
 REDUCING_GAP: Final = 2.0
+_NOT_YET: Final = object()
+
+
+class Resampler:
+    """Regions of one decoded image at output sizes. Its pixels are handed to libvips once, on
+    the first large output, however many outputs follow (renditions make three of them)."""
+
+    def __init__(self, base: Image.Image) -> None:
+        self.base = base
+        self._vips: Any = _NOT_YET
+
+    def __call__(self, region: Region, size: tuple[int, int]) -> Image.Image:
+        """``region`` (fractions of the base) at exactly ``size`` px."""
+        base = self.base
+        if size == base.size and region == FULL:
+            return base
+        box = (region[0] * base.width, region[1] * base.height, region[2] * base.width, region[3] * base.height)
+        whole = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))
+        if (whole[2] - whole[0], whole[3] - whole[1]) == size:
+            return base.crop(whole)  # a crop at 1:1 needs no resampling
+        if size[0] * size[1] >= LARGE_OUTPUT_PIXELS:
+            if self._vips is _NOT_YET:
+                self._vips = vips.from_pillow(base)
+            fast = None if self._vips is None else vips.resize(self._vips, base.mode, whole, size)
+            if fast is not None:
+                return fast
+        return base.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP)
 
 
 def resample(base: Image.Image, region: Region, size: tuple[int, int]) -> Image.Image:
-    """``region`` (fractions of ``base``) of ``base`` at exactly ``size`` px."""
-    if size == base.size and region == FULL:
-        return base
-    box = (region[0] * base.width, region[1] * base.height, region[2] * base.width, region[3] * base.height)
-    whole = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))
-    if (whole[2] - whole[0], whole[3] - whole[1]) == size:
-        return base.crop(whole)  # a crop at 1:1 needs no resampling
-    if size[0] * size[1] >= LARGE_OUTPUT_PIXELS:
-        fast = vips.resize(base, whole, size)
-        if fast is not None:
-            return fast
-    return base.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP)
+    """``region`` (fractions of ``base``) of ``base`` at exactly ``size`` px (one output)."""
+    return Resampler(base)(region, size)
