@@ -1,9 +1,17 @@
 """Aggregator (consumer B): counts each validated event once into the day's statistics, then
-pushes the day's counters to the GraphQL subscription (best effort: the counts are the truth)."""
+pushes the day's counters to the GraphQL subscription (best effort: the counts are the truth).
 
-from functools import cache
+Fed by CountQueue, whose messages are the count rule's events: batches for at most two instances,
+so a burst does not run dozens of transactions on the day's item at once. Records fail one by
+one (ReportBatchItemFailures): a conflicting or broken one comes back, then goes to the DLQ.
+"""
+
+from functools import cache, partial
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.observability import function_logger
@@ -15,6 +23,7 @@ from image_pipeline.hub.settings import AggregatorSettings
 
 settings = AggregatorSettings.from_env()
 logger = function_logger()
+processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
@@ -22,15 +31,11 @@ def aws_adapters() -> tuple[StatsStore, StatsPush]:
     return DynamoStatsStore(settings.stats_table), AppSyncStatsPush(settings.stats_api_url, settings.stats_api_id)
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, adapters: tuple[StatsStore, StatsPush] | None = None
-) -> dict[str, Any]:
-    # Only validated events reach this function (the rule matches valid.*): a broken one is a bug.
-    received = PipelineEvent.from_eventbridge(event)
+def record_handler(record: SQSRecord, adapters: tuple[StatsStore, StatsPush]) -> dict[str, Any]:
+    # Only validated events reach the queue (the rule matches valid.*): a broken one is a bug.
+    received = PipelineEvent.from_eventbridge(record.json_body)
     logger.set_correlation_id(received.image_id)
-    store, push = adapters or aws_adapters()
-    result = aggregate(received, store, push)
+    result = aggregate(received, *adapters)
     summary = {
         "eventId": received.event_id,
         "event": received.type.value,
@@ -40,3 +45,15 @@ def lambda_handler(
     }
     logger.info("duplicate event" if result.duplicate else "event counted", extra=summary)
     return summary
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext, adapters: tuple[StatsStore, StatsPush] | None = None
+) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event,
+        record_handler=partial(record_handler, adapters=adapters or aws_adapters()),
+        processor=processor,
+        context=context,
+    )

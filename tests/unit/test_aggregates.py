@@ -25,6 +25,7 @@ from image_pipeline.hub.aggregates import (
     latency_bucket,
 )
 from tests import template
+from tests.conftest import load_event
 from tests.template import physical_name
 
 AGGREGATES = "consumers/aggregates/template.yaml"
@@ -187,23 +188,22 @@ def test_the_push_is_the_publish_mutation_signed_with_the_functions_role(monkeyp
     assert local.full_url == "http://127.0.0.1:4566/v1/apis/abc/graphql"
 
 
-def test_the_aggregator_counts_what_the_rule_delivers(
+def test_the_aggregator_counts_each_queued_event_once_and_fails_a_broken_record_alone(
     store: DynamoStatsStore, load_handler: Callable[..., ModuleType], lambda_context: object
 ) -> None:
     module = load_handler("Aggregator", AGGREGATES)
     push = RecordingPush()
-    for event in _answers("img9"):
-        delivered = {
-            "detail-type": event.type.value,
-            "source": "valid.image-pipeline",
-            "detail": event.detail(),
-        }
-        summary = module.lambda_handler(delivered, lambda_context, adapters=(store, push))
-    assert summary == {
-        "eventId": event.event_id,
-        "event": "RenditionsCreated",
-        "duplicate": False,
-        "final": "COMPLETE",
-        "pushed": [DAY],
-    }
+    # Given CountQueue's batch: an image's three answers as the rule puts them on the queue, one of
+    # them delivered twice, and a record that is not a pipeline event
+    delivered = [
+        {"detail-type": event.type.value, "source": "valid.image-pipeline", "detail": event.detail()}
+        for event in _answers("img9")
+    ]
+    template = load_event("sqs-rendition-batch.json")["Records"][0]
+    bodies = [*delivered, delivered[0], {"detail-type": "ImageAnalyzed", "source": "valid.image-pipeline"}]
+    records = [{**template, "messageId": f"m{index}", "body": json.dumps(body)} for index, body in enumerate(bodies)]
+    result = module.lambda_handler({"Records": records}, lambda_context, adapters=(store, push))
+    # Then only the broken record comes back, and the image is counted once
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m4"}]}
     assert _day(store).images == {"COMPLETE": 1}
+    assert push.pushed[-1] == (DAY, store.daily(DAY))

@@ -92,7 +92,10 @@ def test_the_history_rule_feeds_firehose_on_aws_and_the_bridge_locally_with_one_
     assert on_aws["Fn::If"][0] == "OnAws"
     assert on_aws["Fn::If"][1]["Arn"] == {"Fn::GetAtt": ["DeliveryStream", "Arn"]}
     assert local["Fn::If"][0] == "OnLocalEngine"
-    assert local["Fn::If"][1]["Arn"] == {"Fn::GetAtt": ["ArchiveBridge", "Arn"]}
+    assert local["Fn::If"][1]["Arn"] == {"Fn::GetAtt": ["BridgeQueue", "Arn"]}
+    (bridge_source,) = template.function_properties("ArchiveBridge", path)["Events"].values()
+    assert bridge_source["Properties"]["Queue"] == {"Fn::GetAtt": ["BridgeQueue", "Arn"]}
+    assert bridge_source["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 2}
     assert on_aws["Fn::If"][1]["InputTransformer"] == local["Fn::If"][1]["InputTransformer"]
     template_text = on_aws["Fn::If"][1]["InputTransformer"]["InputTemplate"]
     assert template_text.endswith("}\n")  # one JSON object per line in the archive
@@ -102,3 +105,26 @@ def test_the_history_rule_feeds_firehose_on_aws_and_the_bridge_locally_with_one_
     assert columns["Parameters"]["projection.dt.type"] == "date"
     stream = template.resources("AWS::KinesisFirehose::DeliveryStream", path)["DeliveryStream"]["Properties"]
     assert stream["ExtendedS3DestinationConfiguration"]["Prefix"] == "events/dt=!{timestamp:yyyy-MM-dd}/"
+
+
+def test_the_aggregator_takes_its_events_in_batches_from_a_queue_for_at_most_two_instances() -> None:
+    # Every event is a transaction on the day's item: concurrent ones conflict, so the count rule
+    # feeds a queue, and the queue feeds the Aggregator in batches, two instances at most.
+    path = "consumers/aggregates/template.yaml"
+    (rule,) = template.resources("AWS::Events::Rule", path).values()
+    assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [{"Fn::GetAtt": ["CountQueue", "Arn"]}]
+    function = template.function_properties("Aggregator", path)
+    (source,) = function["Events"].values()
+    assert source["Type"] == "SQS"
+    assert source["Properties"]["Queue"] == {"Fn::GetAtt": ["CountQueue", "Arn"]}
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 2}
+    queue = template.resources("AWS::SQS::Queue", path)["CountQueue"]["Properties"]
+    timeout = template.load(path)["Globals"]["Function"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ConsumerDLQ", "Arn"]}
+    (statement,) = template.resources("AWS::SQS::QueuePolicy", path)["CountQueuePolicy"]["Properties"][
+        "PolicyDocument"
+    ]["Statement"]
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["CountRule", "Arn"]}}}
+    assert not template.resources("AWS::Lambda::Permission", path)  # nothing invokes it directly
