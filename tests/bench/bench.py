@@ -58,6 +58,7 @@ SSIM_TOLERANCE = 0.002
 
 UPLOADS = (
     ("upload 12MP JPEG", "12mp.jpg"),
+    ("upload 12MP EXIF-6", "12mp-exif6.jpg"),  # a phone's portrait photo: stored sideways
     ("upload 24MP JPEG", "24mp.jpg"),
     ("upload 12MP PNG", "12mp.png"),
     ("upload small JPEG", "small.jpg"),

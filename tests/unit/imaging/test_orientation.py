@@ -2,7 +2,8 @@
 
 import pytest
 
-from image_pipeline.imaging import THUMBNAIL, RenditionSpec, analyze, render
+from image_pipeline.imaging import THUMBNAIL, CropSpec, RenditionSpec, analyze, render
+from image_pipeline.imaging.orientation import stored_region, upright
 from tests.unit.imaging import samples
 
 UPRIGHT = samples.quadrants((240, 160))
@@ -46,3 +47,42 @@ def test_the_analysis_reports_the_upright_size_and_the_orientation() -> None:
     result = analyze(samples.encode(stored, "JPEG", exif=exif))
     assert (result["width"], result["height"]) == (240, 160)
     assert result["orientation"] == 6
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_region_of_the_upright_picture_is_the_same_region_of_the_stored_pixels(orientation: int) -> None:
+    # Given the stored pixels of a picture, and a region of the upright picture on whole pixels
+    stored, _ = samples.stored_sideways(samples.photo((60, 40)), orientation)
+    region = (0.25, 0.125, 0.75, 0.5)
+    picture = upright(stored, orientation)
+    # Then cropping the stored pixels there and turning the crop upright gives the same pixels
+    from_stored = stored.crop(_pixels(stored_region(region, orientation), stored.size))
+    from_picture = picture.crop(_pixels(region, picture.size))
+    assert upright(from_stored, orientation).tobytes() == from_picture.tobytes()
+
+
+def _pixels(region: tuple[float, float, float, float], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    width, height = size
+    return (round(region[0] * width), round(region[1] * height), round(region[2] * width), round(region[3] * height))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_large_cropped_output_in_any_orientation_comes_from_the_right_part_of_the_picture(orientation: int) -> None:
+    # Given a big sideways-stored picture, and outputs large enough for libvips' resampler: the
+    # whole picture, and the box over its top-right (green) quadrant
+    stored, exif = samples.stored_sideways(samples.quadrants((1800, 1200)), orientation)
+    data = samples.encode(stored, "JPEG", quality=95, exif=exif)
+    whole, green = render(
+        data,
+        [
+            RenditionSpec("whole", 900, "PNG"),
+            RenditionSpec("green", 600, "PNG", crop=CropSpec("centre", box=(0.5, 0.0, 1.0, 0.5))),
+        ],
+    )
+    # Then both are upright: the quadrants where they belong, and the box all green
+    assert (whole.width, whole.height) == (900, 600)
+    colours = samples.quadrant_colours(samples.decode(whole.data))
+    assert all(samples.close(c, e) for c, e in zip(colours, EXPECTED, strict=True)), colours
+    assert (green.width, green.height) == (600, 400)
+    corners = samples.quadrant_colours(samples.decode(green.data))
+    assert all(samples.close(c, samples.GREEN) for c in corners), corners

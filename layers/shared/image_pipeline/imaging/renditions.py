@@ -17,11 +17,12 @@ from functools import cache
 from PIL import Image
 
 from image_pipeline.imaging.crop import energy_map, region
-from image_pipeline.imaging.decode import decode
+from image_pipeline.imaging.decode import decode_stored
 from image_pipeline.imaging.encoders import encode, extension, media_type
 from image_pipeline.imaging.filters import apply_filter
 from image_pipeline.imaging.guard import Source, open_image
 from image_pipeline.imaging.limits import ImageLimits
+from image_pipeline.imaging.orientation import upright
 from image_pipeline.imaging.resample import LARGE_OUTPUT_PIXELS, Region, Resampler
 from image_pipeline.imaging.specs import Rendition, RenditionSpec
 
@@ -60,8 +61,9 @@ def render(
     """Every spec of ``specs`` made from one decode of ``data``; raises ImageRejected for bad input.
 
     The decode stops at the smallest size that still covers the most demanding spec (JPEG DCT
-    scaling, libvips for PNG), orientation and colour are fixed on that small image, specs of
-    the same size and region share one resample, and identical outputs one encode.
+    scaling, libvips for PNG), colour is fixed on that small image and orientation on each
+    output, specs of the same size and region share one resample, and identical outputs one
+    encode.
     """
     image, source = open_image(data, limits)
     # A content-aware crop needs the pixels to place its window; the window's size, and so
@@ -70,9 +72,10 @@ def render(
     scale = max((plan.scale for plan in sizing), default=1.0)
     largest = max((plan.size[0] * plan.size[1] for plan in sizing), default=0)
     margin = DRAFT_MARGIN_LARGE if largest >= LARGE_OUTPUT_PIXELS else DRAFT_MARGIN_SMALL
-    base = decode(data, image, source, scale, margin=margin)
-    energy = cache(lambda: energy_map(base))
-    resample = Resampler(base)
+    # The pixels stay as stored: each output is turned upright at its own size.
+    base, orientation = decode_stored(data, image, source, scale, margin=margin)
+    energy = cache(lambda: upright(energy_map(base), orientation))  # edge energy has no direction
+    resample = Resampler(base, orientation)
     plans = [_plan(spec, source, energy) for spec in specs]
     resized: dict[tuple[Region, tuple[int, int]], Image.Image] = {}
     first: dict[tuple[Region, tuple[int, int], str | None, str], _Plan] = {}

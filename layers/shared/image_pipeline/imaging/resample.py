@@ -15,6 +15,7 @@ from typing import Any, Final
 from PIL import Image
 
 from image_pipeline.imaging import vips
+from image_pipeline.imaging.orientation import stored_region, stored_size, upright
 
 Region = tuple[float, float, float, float]
 FULL: Final[Region] = (0.0, 0.0, 1.0, 1.0)
@@ -25,14 +26,23 @@ _NOT_YET: Final = object()
 
 class Resampler:
     """Regions of one decoded image at output sizes. Its pixels are handed to libvips once, on
-    the first large output, however many outputs follow (renditions make three of them)."""
+    the first large output, however many outputs follow (renditions make three of them).
 
-    def __init__(self, base: Image.Image) -> None:
+    ``base`` may be the pixels as stored, with the EXIF ``orientation`` still to apply: each
+    output is then made from the stored pixels and turned upright at its own size (turning a
+    12 MP base upright first took 50 ms; a 2048 px output takes 4)."""
+
+    def __init__(self, base: Image.Image, orientation: int = 1) -> None:
         self.base = base
+        self.orientation = orientation
         self._vips: Any = _NOT_YET
 
     def __call__(self, region: Region, size: tuple[int, int]) -> Image.Image:
-        """``region`` (fractions of the base) at exactly ``size`` px."""
+        """``region`` (fractions of the upright picture) at exactly ``size`` px, upright."""
+        stored = self._resample(stored_region(region, self.orientation), stored_size(size, self.orientation))
+        return upright(stored, self.orientation)
+
+    def _resample(self, region: Region, size: tuple[int, int]) -> Image.Image:
         base = self.base
         if size == base.size and region == FULL:
             return base
