@@ -5,6 +5,8 @@ naive    = the tutorial's way for every output: a full decode per output, LANCZO
 pillow   = the strongest plain alternative: one ``thumbnail()`` decode per job (draft +
            reducing_gap), every output of the job from it.
 floor    = the chosen encodes alone: exactly the pixels ours encodes, encoded one after another.
+decodes  = the jobs' decodes alone: each job opens and decodes the upload itself (three functions,
+           three decodes), at the scale it chose. Encodes + decodes is this architecture's floor.
 
 Every path makes the same outputs (same specs, crops, filters, encoder and settings) and the same
 analysis (``analyze``), so only how the pixels are obtained differs.
@@ -12,7 +14,8 @@ analysis (``analyze``), so only how the pixels are obtained differs.
 
 import io
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from importlib import import_module
 from unittest.mock import patch
 
 from PIL import Image, ImageOps
@@ -21,6 +24,7 @@ from image_pipeline.imaging import PREVIEWS, THUMBNAIL, WEB_RENDITIONS, ImageLim
 from image_pipeline.imaging.crop import energy_map, region
 from image_pipeline.imaging.encoders import encode
 from image_pipeline.imaging.filters import apply_filter
+from image_pipeline.imaging.guard import open_image
 from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB
 
 LIMITS = ImageLimits()
@@ -98,5 +102,40 @@ def floor(encodes: Sequence[tuple[Image.Image, str]]) -> Callable[[], None]:
     def run() -> None:
         for pixels, format_name in encodes:
             encode(pixels, format_name)
+
+    return run
+
+
+Decode = tuple[Callable[..., object], float, float | None]  # (function, scale, margin)
+_DECODERS = ("image_pipeline.imaging.renditions.decode_stored", "image_pipeline.imaging.analysis.decode")
+
+
+def chosen_decodes(data: bytes) -> list[Decode]:
+    """Every decode the three jobs make (which function, at what scale), recorded from one run."""
+    decodes: list[Decode] = []
+
+    def recorder(real: Callable[..., object]) -> Callable[..., object]:
+        def record(data: bytes, image: Image.Image, source: object, scale: float, **options: float) -> object:
+            decodes.append((real, scale, options.get("margin")))
+            return real(data, image, source, scale, **options)
+
+        return record
+
+    with ExitStack() as stack:
+        for target in _DECODERS:
+            module, name = target.rsplit(".", 1)
+            stack.enter_context(patch(target, recorder(getattr(import_module(module), name))))
+        ours(data)
+    return decodes
+
+
+def decodes(data: bytes, recorded: Sequence[Decode]) -> Callable[[], None]:
+    def run() -> None:
+        for decoder, scale, margin in recorded:
+            image, source = open_image(data, LIMITS)
+            if margin is None:
+                decoder(data, image, source, scale)
+            else:
+                decoder(data, image, source, scale, margin=margin)
 
     return run
