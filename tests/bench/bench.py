@@ -64,8 +64,6 @@ UPLOADS = (
     ("upload small JPEG", "small.jpg"),
 )
 MAX_UPLOAD_FLOOR_RATIO = 1.08  # CPU of the three jobs / CPU of their encodes alone
-# ... and / CPU of their encodes and their own decodes: three functions decode the upload three
-# times, a floor of the fan-out (a PNG's three decodes cost as much as its encodes).
 
 
 def time_case(case: Case, data: bytes, repeats: int) -> dict[str, Any]:
@@ -175,14 +173,6 @@ def evaluate(report: dict[str, Any]) -> list[Check]:
                 ratio <= MAX_UPLOAD_FLOOR_RATIO,
             )
         )
-        architecture = paths["ours"]["cpu_ms"] / (paths["floor"]["cpu_ms"] + paths["decodes"]["cpu_ms"])
-        checks.append(
-            (
-                f"{row['name']}: CPU <= {MAX_UPLOAD_FLOOR_RATIO}x encode floor + own decodes",
-                f"{architecture:.2f}x",
-                architecture <= MAX_UPLOAD_FLOOR_RATIO,
-            )
-        )
         checks.append(
             (
                 f"{row['name']}: one encode per distinct output",
@@ -215,6 +205,7 @@ def table(report: dict[str, Any], checks: Sequence[Check]) -> str:
     for row in report["uploads"]:
         cells = "".join(f"{row['paths'][p]['wall_ms']:>11.0f} /{row['paths'][p]['cpu_ms']:>7.0f}" for p in paths)
         lines.append(f"{row['name'][7:]:<20}{cells}{row['cost_per_1000_usd']['total']:>13.4f}")
+    # Not a target, the reason the one above is out of reach: three functions decode one upload.
     lines.append("the three jobs' own decodes, which this architecture cannot share, against the encode floor:")
     for row in report["uploads"]:
         cpu = {name: values["cpu_ms"] for name, values in row["paths"].items()}
