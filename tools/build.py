@@ -64,6 +64,19 @@ def check(build_dir: Path, engine_architecture: str) -> str | None:
     )
 
 
+def copy_runtime_sdk(target: Path) -> Path:
+    """``target``, holding only the runtime's SDK (RUNTIME_DISTRIBUTIONS, copied from this
+    interpreter): with a function's code and layers, what Lambda puts on its path."""
+    for name in RUNTIME_DISTRIBUTIONS:
+        distribution = importlib.metadata.distribution(name)
+        for file in distribution.files or []:
+            source = Path(str(distribution.locate_file(file)))
+            if source.is_file() and ".dist-info" not in file.parts[0]:
+                (target / file).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target / file)
+    return target
+
+
 def prune(site: Path) -> list[str]:
     """Remove the distributions in ``site`` that the runtime provides: the files and top-level
     folders their RECORD lists (folders go whole, with the bytecode RECORD does not list)."""

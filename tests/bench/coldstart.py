@@ -24,7 +24,7 @@ from image_pipeline.imaging import ImageLimits
 from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB
 from tests import template
 from tests.bench.measure import interleaved
-from tools.build import RUNTIME_DISTRIBUTIONS
+from tools.build import copy_runtime_sdk
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "layers" / "shared"
@@ -69,17 +69,10 @@ def lambda_cost(cpu_ms: dict[str, float], memory: dict[str, int]) -> dict[str, f
 def _runtime_sdk(folder: Path) -> Path:
     """A folder holding only the runtime's SDK packages, copied from this venv (once)."""
     marker = folder / ".complete"
-    if marker.exists():
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    for name in RUNTIME_DISTRIBUTIONS:
-        distribution = importlib.metadata.distribution(name)
-        for file in distribution.files or []:
-            source = Path(str(distribution.locate_file(file)))
-            if source.is_file() and ".dist-info" not in file.parts[0]:
-                (folder / file).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, folder / file)
-    marker.touch()
+    if not marker.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        copy_runtime_sdk(folder)
+        marker.touch()
     return folder
 
 

@@ -2,10 +2,8 @@
 runtime's SDK. (The local engine runs handlers on its own interpreter, whose packages would
 hide a dependency missing from a layer.)"""
 
-import importlib.metadata
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import template
-from tools.build import RUNTIME_DISTRIBUTIONS
+from tools.build import copy_runtime_sdk
 from tools.stack import Stack
 
 PROBE = """
@@ -34,15 +32,7 @@ print(json.dumps({"handler": callable(getattr(module, sys.argv[3])), "outside": 
 @pytest.fixture(scope="session")
 def runtime_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding only the runtime's SDK packages, copied from this venv."""
-    target = tmp_path_factory.mktemp("lambda-runtime")
-    for name in RUNTIME_DISTRIBUTIONS:
-        distribution = importlib.metadata.distribution(name)
-        for file in distribution.files or []:
-            source = Path(str(distribution.locate_file(file)))
-            if source.is_file() and ".dist-info" not in file.parts[0]:
-                (target / file).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target / file)
-    return target
+    return copy_runtime_sdk(tmp_path_factory.mktemp("lambda-runtime"))
 
 
 # Where `make deploy-local` builds each template (the hub's parts: .aws-sam/local-<part>).
