@@ -52,14 +52,15 @@ PARAMETERS ?=
 PACKAGED = $(BUILD_DIR)/packaged-$(STACK_NAME).yaml
 ARTIFACTS = $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET),--resolve-s3) --s3-prefix $(STACK_NAME)
 
-# The event hub and its two consumers: each its own template and stack. With no account
-# parameters they all deploy into the engine's one account, wired by stack outputs -> parameters
-# (consumers first, then the hub that delivers to their buses, then the app that forwards to it).
+# The event hub and its consumers (consumers/<name>/template.yaml): each its own template and
+# stack. With no account parameters they all deploy into the engine's one account, wired by stack
+# outputs -> parameters: the hub first, then each consumer (it subscribes on the hub's bus), then
+# the app (it forwards to the hub). A new consumer is its folder and its name in CONSUMERS.
 HUB_STACKS := image-pipeline-local
-HUB_PARTS := aggregates history hub
-aggregates_TEMPLATE := consumers/aggregates/template.yaml
-history_TEMPLATE := consumers/history/template.yaml
+CONSUMERS := aggregates history
+HUB_PARTS := hub $(CONSUMERS)
 hub_TEMPLATE := hub/template.yaml
+$(foreach c,$(CONSUMERS),$(eval $(c)_TEMPLATE := consumers/$(c)/template.yaml))
 PART_PARAMS := LocalEmulator=true Architecture=$(ARCH)
 # The client tools read the hub's aggregates with the shared package's domain code.
 TOOLS_PATH := PYTHONPATH=layers/shared
@@ -145,19 +146,18 @@ build-part-%: $(DEV_READY) $(SAM_READY)
 		--cached --parallel --parameter-overrides $(PART_PARAMS)
 	$(call finish_layers,.aws-sam/local-$*)
 
-# The consumers, then the hub, then the app (with the pipeline's own package and deploy steps).
+# The hub, then its consumers, then the app (with the pipeline's own package and deploy steps).
 deploy-local: up build-local ## Deploy the app, the hub and both consumers to the local engine
 	@$(PY) -m tools.build check $(LOCAL_BUILD_DIR)
-	@$(MAKE) deploy-part-aggregates deploy-part-history  # one at a time: the first creates SAM's managed bucket
-	$(call deploy_part,hub,$(PART_PARAMS) AggregatesBusArn=$(call output,aggregates,AggregatesBusArn) \
-		HistoryBusArn=$(call output,history,HistoryBusArn))
+	$(call deploy_part,hub,$(PART_PARAMS))
+	@$(MAKE) $(addprefix deploy-consumer-,$(CONSUMERS))
 	@stack=$$($(LOCAL_AWS) $(PY) -m tools.stack name); hub=$(call output,hub,CentralBusArn); \
 	$(LOCAL_AWS) $(MAKE) pipeline-package pipeline-deploy BUILD_DIR=$(LOCAL_BUILD_DIR) STACK_NAME="$$stack" \
 		ARCHITECTURE=$(ARCH) ARTIFACTS_BUCKET= CFN_ROLE_ARN= PARAMETERS="$(LOCAL_PARAMS) CentralBusArn=$$hub"
 	@$(LOCAL_AWS) $(PY) -m tools.local_api  # what the engine drops from SAM's API definition
 
-deploy-part-aggregates deploy-part-history: deploy-part-%:
-	$(call deploy_part,$*,$(PART_PARAMS))
+deploy-consumer-%:
+	$(call deploy_part,$*,$(PART_PARAMS) HubBusArn=$(call output,hub,CentralBusArn))
 
 define deploy_part
 	$(LOCAL_AWS) $(SAM) deploy --template-file .aws-sam/local-$(1)/template.yaml --stack-name $(HUB_STACKS)-$(1) \

@@ -5,9 +5,14 @@ Tests derive everything from the templates (the single source of truth) instead 
 Every helper reads template.yaml unless given another template's path (relative to the repo).
 """
 
-from functools import cache
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cfnlint.decode import cfn_yaml
 
@@ -19,7 +24,69 @@ HUB_TEMPLATES = ("hub/template.yaml", "consumers/aggregates/template.yaml", "con
 
 @cache
 def load(path: str = APP) -> dict[str, Any]:
-    return dict(cfn_yaml.load(str(ROOT / path)))
+    """The template as written, with its Fn::ForEach loops unrolled (SAM resources not expanded:
+    see :func:`expanded` for the template as CloudFormation deploys it)."""
+    template = dict(cfn_yaml.load(str(ROOT / path)))
+    lists = {
+        name: str(spec.get("Default", "")).split(",")
+        for name, spec in template.get("Parameters", {}).items()
+        if spec.get("Type") == "CommaDelimitedList"
+    }
+    for section in ("Resources", "Outputs", "Conditions"):
+        if section in template:
+            template[section] = _unrolled(template[section], {}, lists)
+    return template
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+_ID_PLACEHOLDER = re.compile(r"[$&]\{([A-Za-z0-9_]+)\}")  # in a logical id, &{X} keeps X's letters and digits
+FOR_EACH = "Fn::ForEach::"
+
+
+def _unrolled(node: Any, bindings: dict[str, str], lists: dict[str, list[str]]) -> Any:
+    """Fn::ForEach as AWS::LanguageExtensions expands it, for the forms the templates use: the
+    identifier in the fragment's keys, in Fn::Sub strings and as a Ref; an Fn::Sub left with
+    nothing to substitute becomes its string (so a Ref or Fn::GetAtt names the resource)."""
+    if isinstance(node, list):
+        return [_unrolled(item, bindings, lists) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"}:
+        name = _unrolled(node["Ref"], bindings, lists)
+        return bindings[name] if isinstance(name, str) and name in bindings else {"Ref": name}
+    if set(node) == {"Fn::Sub"}:
+        return _unrolled_sub(node["Fn::Sub"], bindings, lists)
+    unrolled: dict[str, Any] = {}
+    for key, value in node.items():
+        if key.startswith(FOR_EACH):
+            unrolled.update(_loop(value, bindings, lists))
+        else:
+            unrolled[key] = _unrolled(value, bindings, lists)
+    return unrolled
+
+
+def _unrolled_sub(argument: Any, bindings: dict[str, str], lists: dict[str, list[str]]) -> Any:
+    text = argument if isinstance(argument, str) else argument[0]
+    text = _PLACEHOLDER.sub(lambda m: bindings.get(m[1], m[0]), text)
+    if not isinstance(argument, str):
+        return {"Fn::Sub": [text, _unrolled(argument[1], bindings, lists)]}
+    return text if "${" not in text else {"Fn::Sub": text}
+
+
+def _loop(spec: list[Any], bindings: dict[str, str], lists: dict[str, list[str]]) -> dict[str, Any]:
+    identifier, collection, fragment = spec
+    if isinstance(collection, dict):  # a Ref to a list parameter: its default
+        collection = lists[collection["Ref"]]
+    produced = {}
+    for item in collection:
+        scoped = {**bindings, identifier: item}
+
+        def placeholder(match: re.Match[str], scoped: dict[str, str] = scoped) -> str:
+            return re.sub(r"[^0-9A-Za-z]", "", scoped[match[1]])
+
+        for key, member in fragment.items():
+            produced[_ID_PLACEHOLDER.sub(placeholder, key)] = _unrolled(member, scoped, lists)
+    return produced
 
 
 def resources(kind: str, path: str = APP) -> dict[str, dict[str, Any]]:
@@ -45,6 +112,9 @@ def function_properties(logical_id: str, path: str = APP) -> dict[str, Any]:
     return merged
 
 
+PSEUDO_PARAMETERS = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws"}
+
+
 def physical_name(logical_id: str) -> str:
     """The name tests give a resource the template names by reference (valid for S3 too)."""
     return f"test-{logical_id.lower()}"
@@ -58,6 +128,8 @@ def resolve(value: Any, path: str = APP) -> str:  # noqa: PLR0911 - one return p
         return str(value)
     if "Ref" in value:
         name = value["Ref"]
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
         if name in template.get("Parameters", {}):
             return str(template["Parameters"][name]["Default"])
         return physical_name(name)
@@ -86,3 +158,160 @@ def handler_path(logical_id: str, path: str = APP) -> tuple[Path, str]:
     module, function = properties["Handler"].rsplit(".", 1)
     code = (ROOT / path).parent / properties["CodeUri"]
     return code.resolve() / f"{module.replace('.', '/')}.py", function
+
+
+# ---------------------------------------------------------------- as CloudFormation deploys it
+TEMPLATES = (APP, *HUB_TEMPLATES)
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+ACCOUNT = PSEUDO_PARAMETERS["AWS::AccountId"]  # the account tests/expand_template.py expands in
+
+
+@cache
+def _expanded(path: str, parameters: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    arguments = [f"{name}={value}" for name, value in parameters]
+    done = subprocess.run(
+        [str(SAM_PYTHON), "-m", "tests.expand_template", path, *arguments],
+        cwd=ROOT,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"expanding {path}: {done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout))
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """A template expanded by AWS::LanguageExtensions and the SAM transform, with its conditions
+    decided for one set of parameters: what CloudFormation would create, and nothing else.
+    Fn::If takes its branch, AWS::NoValue disappears, parameters and mappings are their values;
+    references to resources (Ref, Fn::GetAtt, Fn::Sub) stay as written, to be followed."""
+
+    path: str
+    parameters: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, path: str, **parameters: str) -> "Deployed":
+        return cls(path, tuple(sorted(parameters.items())))
+
+    @cached_property
+    def raw(self) -> dict[str, Any]:
+        return _expanded(self.path, self.parameters)
+
+    @cached_property
+    def values(self) -> dict[str, Any]:
+        return {name: spec.get("Value") for name, spec in self.raw.get("Parameters", {}).items()}
+
+    @cached_property
+    def conditions(self) -> dict[str, bool]:
+        decided: dict[str, bool] = {}
+        definitions = self.raw.get("Conditions", {})
+
+        def holds(node: Any) -> bool:
+            ((function, argument),) = node.items()
+            if function == "Condition":
+                if argument not in decided:
+                    decided[argument] = holds(definitions[argument])
+                return decided[argument]
+            if function == "Fn::Equals":
+                left, right = (self.value(a) for a in argument)
+                return str(left) == str(right)
+            if function == "Fn::Not":
+                return not holds(argument[0])
+            if function == "Fn::And":
+                return all(holds(a) for a in argument)
+            if function == "Fn::Or":
+                return any(holds(a) for a in argument)
+            raise ValueError(f"unsupported condition {node!r}")
+
+        for name in definitions:
+            holds({"Condition": name})
+        return decided
+
+    def value(self, node: Any) -> Any:
+        """``node`` with what the stack decides at deploy time resolved."""
+        if isinstance(node, list):
+            return [v for v in (self.value(item) for item in node) if v is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1 and (function := next(iter(node))) in self._INTRINSICS:
+            resolved = getattr(self, self._INTRINSICS[function])(node[function])
+            if resolved is not _UNRESOLVED:
+                return resolved
+            return node
+        members = {key: self.value(value) for key, value in node.items()}
+        return {key: value for key, value in members.items() if value is not _NO_VALUE}
+
+    _INTRINSICS: ClassVar[dict[str, str]] = {
+        "Ref": "_ref",
+        "Fn::If": "_if",
+        "Fn::FindInMap": "_find_in_map",
+        "Fn::Join": "_join",
+        "Fn::Split": "_split",
+        "Fn::Select": "_select",
+    }
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        if name == "AWS::AccountId":
+            return ACCOUNT
+        if name not in self.values:
+            return _UNRESOLVED  # a resource: follow it with referenced()
+        value = self.values[name]
+        if self.raw["Parameters"][name].get("Type") == "CommaDelimitedList":
+            return [v for v in str(value or "").split(",") if v]
+        return value
+
+    def _if(self, argument: list[Any]) -> Any:
+        condition, then, otherwise = argument
+        return self.value(then if self.conditions[condition] else otherwise)
+
+    def _find_in_map(self, argument: list[Any]) -> Any:
+        name, top, second = (self.value(part) for part in argument)
+        return self.raw["Mappings"][name][top][second]
+
+    def _join(self, argument: list[Any]) -> Any:
+        separator, items = argument[0], self.value(argument[1])
+        if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            return separator.join(items)
+        return {"Fn::Join": [separator, items]}
+
+    def _split(self, argument: list[Any]) -> Any:
+        separator, text = argument[0], self.value(argument[1])
+        return text.split(separator) if isinstance(text, str) else {"Fn::Split": [separator, text]}
+
+    def _select(self, argument: list[Any]) -> Any:
+        index, items = (self.value(part) for part in argument)
+        return items[int(index)] if isinstance(items, list) else {"Fn::Select": [index, items]}
+
+    @cached_property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        found = {}
+        for name, resource in self.raw["Resources"].items():
+            if "Condition" in resource and not self.conditions[resource["Condition"]]:
+                continue
+            found[name] = self.value(resource)
+        return found
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.resources.items() if r["Type"] == kind}
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.resources[logical_id].get("Properties", {}))
+
+
+_NO_VALUE = object()  # a Ref to AWS::NoValue: the member is left out
+_UNRESOLVED = object()
+
+
+def referenced(node: Any) -> str | None:
+    """The logical id a ``Ref`` or an ``Fn::GetAtt`` names (None for anything else)."""
+    if isinstance(node, dict) and set(node) == {"Ref"} and isinstance(node["Ref"], str):
+        return node["Ref"]
+    if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
+        target = node["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    return None

@@ -12,11 +12,12 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 
 from image_pipeline.hub.aggregates import DailyStats
 from tools.engine import LocalEngine
@@ -41,14 +42,9 @@ def today() -> str:
 
 @dataclass
 class Aggregates:
-    """Consumer B's GraphQL API (API key auth)."""
+    """Consumer B's GraphQL API, signed with SigV4 as any IAM client signs (its default auth)."""
 
     stack: Stack
-
-    @cached_property
-    def api_key(self) -> str:
-        keys = boto3.client("appsync").list_api_keys(apiId=self.stack.outputs["StatsApiId"])["apiKeys"]
-        return str(keys[0]["id"])
 
     @property
     def url(self) -> str:
@@ -57,10 +53,14 @@ class Aggregates:
         return self.stack.outputs["StatsApiUrl"]
 
     def daily(self, date: str) -> DailyStats:
-        body = json.dumps({"query": DAILY_STATS, "variables": {"date": date}}).encode()
-        request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={"Content-Type": "application/json", "x-api-key": self.api_key}
-        )
+        body = json.dumps({"query": DAILY_STATS, "variables": {"date": date}})
+        signed = AWSRequest(method="POST", url=self.url, data=body, headers={"Content-Type": "application/json"})
+        session = boto3.session.Session()
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise QueryFailed("no AWS credentials to sign the GraphQL request with")
+        SigV4Auth(credentials, "appsync", session.region_name or "us-east-1").add_auth(signed)
+        request = urllib.request.Request(self.url, data=body.encode(), method="POST", headers=dict(signed.headers))
         with urllib.request.urlopen(request, timeout=30) as response:
             answer = json.loads(response.read())
         if answer.get("errors"):

@@ -7,14 +7,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.upload_jobs import IdempotentJob, answer_uploads, upload_responder
+from image_pipeline.catalogue import job
 from image_pipeline.event_shapes import UnsupportedEvent
-from image_pipeline.processing import ANALYSIS_JOB, UploadResponder
+from image_pipeline.processing import UploadResponder
 from image_pipeline.settings import ProcessorSettings
 
-FUNCTION = "AnalyzeFunction"
+JOB = job("analysis")
+FUNCTION = JOB.function
 settings = ProcessorSettings.from_env()
 logger = function_logger()
-analysis = IdempotentJob(ANALYSIS_JOB, settings.idempotency_table)
+analysis = IdempotentJob(JOB, settings.idempotency_table)
 
 
 @cache

@@ -15,15 +15,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.upload_jobs import IdempotentJob, answer_uploads, upload_responder
+from image_pipeline.catalogue import job
 from image_pipeline.event_shapes import UnsupportedEvent
-from image_pipeline.processing import RENDITIONS_JOB, UploadResponder
+from image_pipeline.processing import UploadResponder
 from image_pipeline.settings import ProcessorSettings
 
-FUNCTION = "RenditionWorker"
+JOB = job("renditions")
+FUNCTION = JOB.function
 EXPECTED = "SQS batches (from RenditionQueue) whose messages are S3 'Object Created' events"
 settings = ProcessorSettings.from_env()
 logger = function_logger()
-renditions = IdempotentJob(RENDITIONS_JOB, settings.idempotency_table)
+renditions = IdempotentJob(JOB, settings.idempotency_table)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

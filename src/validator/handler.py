@@ -2,6 +2,8 @@
 valid ones as ``valid.<source>`` and quarantines the rest with their reason.
 
 Fed by an SQS queue (the central bus's rule buffers the producers' events there), in batches.
+Only the records whose event could not go out (or into the quarantine) come back
+(ReportBatchItemFailures), then land in HubDLQ after five receives.
 """
 
 from functools import cache
@@ -33,7 +35,7 @@ def aws_adapters() -> tuple[Republisher, QuarantineQueue, RepublishLog]:
     return (
         EventBridgeRepublisher(settings.central_bus_name),
         SqsQuarantine(settings.quarantine_queue_url),
-        DynamoRepublishLog(settings.republished_table),
+        DynamoRepublishLog(settings.republished_table, remember_for=settings.republished_for),
     )
 
 
@@ -45,10 +47,11 @@ def lambda_handler(
     adapters: tuple[Republisher, QuarantineQueue, RepublishLog] | None = None,
 ) -> dict[str, Any]:
     republisher, quarantine, republished = adapters or aws_adapters()
-    received = [parse_message(record.body) for record in SQSEvent(event).records]
+    records = list(SQSEvent(event).records)
+    received = [parse_message(record.body) for record in records]
     outcome = validate_and_republish(
         received,
-        producer_sources=settings.sources(),
+        producers=settings.producers(),
         republisher=republisher,
         quarantine=quarantine,
         republished=republished,
@@ -60,5 +63,8 @@ def lambda_handler(
         "duplicates": outcome.duplicates,
         "quarantined": [{"reason": q.reason, "message": q.message} for q in outcome.quarantined],
     }
-    logger.info("batch validated", extra=summary)
-    return summary
+    if outcome.error:
+        logger.error("part of the batch comes back: %s", outcome.error, extra={"unfinished": outcome.unfinished})
+    else:
+        logger.info("batch validated", extra=summary)
+    return {"batchItemFailures": [{"itemIdentifier": records[i].message_id} for i in outcome.unfinished], **summary}

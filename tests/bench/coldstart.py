@@ -20,15 +20,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from image_pipeline.catalogue import JOBS
 from image_pipeline.imaging import ImageLimits
-from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB
+from image_pipeline.processing import OPERATIONS, Source
 from tests import template
 from tests.bench.measure import interleaved
 from tools.build import copy_runtime_sdk
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "layers" / "shared"
-JOB_FUNCTIONS = {"thumbnail": "ThumbnailFunction", "renditions": "RenditionWorker", "analysis": "AnalyzeFunction"}
+JOB_FUNCTIONS = {job.name: job.function for job in JOBS}
 LARGEST = ("40mp.jpg", "40mp.png")  # ImageLimits.max_pixels, a JPEG and a PNG
 MB_PER_VCPU = 1769
 ARM64_USD_PER_GB_SECOND = 0.0000133334
@@ -51,7 +52,7 @@ def job_memory() -> dict[str, int]:
 
 def job_cpu(data: bytes, repeats: int) -> dict[str, float]:
     limits = ImageLimits()
-    runs = {job.name: (lambda job=job: job.run(data, limits)) for job in (THUMBNAIL_JOB, RENDITIONS_JOB, ANALYSIS_JOB)}
+    runs = {name: (lambda name=name: OPERATIONS[name](Source(data), limits)) for name in JOB_FUNCTIONS}
     return {name: timing.cpu_ms for name, timing in interleaved(runs, repeats).items()}
 
 
@@ -147,12 +148,12 @@ def init_times(build: Path, repeats: int) -> dict[str, Any]:
 _MEMORY_PROBE = """
 import sys
 from image_pipeline.imaging import ImageLimits, vips
-from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB
+from image_pipeline.processing import OPERATIONS, Source
 vips.available()
 data = open(sys.argv[1], "rb").read()
-job = {"thumbnail": THUMBNAIL_JOB, "renditions": RENDITIONS_JOB, "analysis": ANALYSIS_JOB}.get(sys.argv[2])
-if job is not None:
-    job.run(data, ImageLimits())
+operation = OPERATIONS.get(sys.argv[2])
+if operation is not None:
+    operation(Source(data), ImageLimits())
 print(int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024)
 """
 

@@ -159,17 +159,18 @@ def burst(client: PipelineClient, name: str, paths: Sequence[Path], concurrency:
 
 
 def raw(paths: Sequence[Path]) -> dict[str, float]:
-    """The three jobs on every image, one image after another, in this process."""
+    """Every job on every image, one image after another, in this process."""
     from image_pipeline.imaging import ImageLimits  # noqa: PLC0415
-    from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB  # noqa: PLC0415
+    from image_pipeline.processing import OPERATIONS, Source  # noqa: PLC0415
 
     limits = ImageLimits()
     datas = [path.read_bytes() for path in paths]
-    THUMBNAIL_JOB.run(datas[0], limits)  # first-call costs (imports) are not the work
+    for operation in OPERATIONS.values():  # first-call costs (imports) are not the work
+        operation(Source(datas[0]), limits)
     wall, cpu = time.perf_counter(), time.process_time()
     for data in datas:
-        for job in (THUMBNAIL_JOB, RENDITIONS_JOB, ANALYSIS_JOB):
-            job.run(data, limits)
+        for operation in OPERATIONS.values():
+            operation(Source(data), limits)
     return {"wall_s": round(time.perf_counter() - wall, 2), "cpu_s": round(time.process_time() - cpu, 2)}
 
 

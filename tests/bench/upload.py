@@ -20,21 +20,21 @@ from unittest.mock import patch
 
 from PIL import Image, ImageOps
 
+from image_pipeline.catalogue import JOBS
 from image_pipeline.imaging import PREVIEWS, THUMBNAIL, WEB_RENDITIONS, ImageLimits, RenditionSpec, analyze
 from image_pipeline.imaging.crop import energy_map, region
 from image_pipeline.imaging.encoders import encode
 from image_pipeline.imaging.filters import apply_filter
 from image_pipeline.imaging.guard import open_image
-from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB
+from image_pipeline.processing import OPERATIONS, Source
 
 LIMITS = ImageLimits()
-JOBS = (THUMBNAIL_JOB, RENDITIONS_JOB, ANALYSIS_JOB)
 RENDITION_SPECS: tuple[RenditionSpec, ...] = (*WEB_RENDITIONS, *PREVIEWS)
 
 
 def ours(data: bytes) -> None:
     for job in JOBS:
-        job.run(data, LIMITS)
+        OPERATIONS[job.name](Source(data), LIMITS)
 
 
 def _output(upright: Image.Image, spec: RenditionSpec, *, gap: float | None) -> bytes:

@@ -16,13 +16,13 @@ from PIL import Image
 
 from image_pipeline import contracts
 from image_pipeline.aws.s3 import S3ObjectStore
+from image_pipeline.catalogue import JOBS, Job
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.imaging import ImageLimits
 from image_pipeline.intake import Intake
-from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB, Job, UploadResponder
+from image_pipeline.processing import UploadResponder
 from image_pipeline.tracker import sweep_overdue
 from image_pipeline.uploads import UploadedObject, parse_uploads
-from tests import template
 from tests.conftest import load_event
 from tests.fakes import InMemoryImageLog, InMemoryObjectStore, RecordingPublisher
 from tests.template import ROOT
@@ -94,14 +94,11 @@ def test_unknown_types_and_non_objects_are_refused() -> None:
 
 
 # ---------------------------------------------------------------- the producers keep their contracts
-@pytest.mark.parametrize(
-    ("job", "producer"),
-    [(THUMBNAIL_JOB, "ThumbnailFunction"), (RENDITIONS_JOB, "RenditionWorker"), (ANALYSIS_JOB, "AnalyzeFunction")],
-)
-def test_every_answer_a_processor_publishes_keeps_its_contract(aws: SimpleNamespace, job: Job, producer: str) -> None:
+@pytest.mark.parametrize("job", JOBS, ids=lambda job: job.name)
+def test_every_answer_a_job_publishes_keeps_its_contract(aws: SimpleNamespace, job: Job) -> None:
     publisher = RecordingPublisher()
-    responder = UploadResponder(S3ObjectStore(), publisher, aws.ImagesBucket, ImageLimits(), producer)
-    (announced,) = parse_uploads(_event_for(aws.ImagesBucket), function=producer).uploads
+    responder = UploadResponder(S3ObjectStore(), publisher, aws.ImagesBucket, ImageLimits(), job.function)
+    (announced,) = parse_uploads(_event_for(aws.ImagesBucket), function=job.function).uploads
     s3 = boto3.client("s3")
 
     def upload(body: bytes) -> UploadedObject:
@@ -160,47 +157,7 @@ def test_the_intake_sweeper_and_api_events_keep_their_contracts() -> None:
         contracts.validate(event.type.value, event.detail())
 
 
-# ---------------------------------------------------------------- one owner map for IAM, tracker and docs
-def _put_events_statements(logical_id: str) -> list[dict[str, Any]]:
-    policies = template.function_properties(logical_id).get("Policies", [])
-    statements = [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]
-    return [s for s in statements if s.get("Action") in ("events:PutEvents", ["events:PutEvents"])]
-
-
-def test_each_producer_may_put_only_the_event_types_it_owns() -> None:
-    owners = {contracts.function_of(p) for owners in contracts.OWNERS.values() for p in owners}
-    source = template.resolve({"Fn::FindInMap": ["Pipeline", "Events", "Source"]})
-    for logical_id in template.function_ids():
-        policies = template.function_properties(logical_id).get("Policies", [])
-        assert not any("EventBridgePutEventsPolicy" in p for p in policies if isinstance(p, dict)), (
-            f"{logical_id}: an unconditioned PutEvents policy"
-        )
-        statements = _put_events_statements(logical_id)
-        if not statements:
-            continue
-        assert logical_id in owners, f"{logical_id} may publish but owns no event type"
-        (statement,) = statements
-        producer = next(
-            p for p in {q for o in contracts.OWNERS.values() for q in o} if contracts.function_of(p) == logical_id
-        )
-        condition = statement["Condition"]["StringEquals"]
-        assert statement["Resource"] == {"Fn::GetAtt": ["AppBus", "Arn"]}
-        assert template.resolve(condition["events:source"]) == source
-        assert set(condition["events:detail-type"]) == contracts.types_owned_by(producer), logical_id
-
-
-def test_the_producers_named_in_the_template_are_the_ones_the_code_names() -> None:
-    # The envelope's producer is set in each handler; the owner map must use the same names.
-    for producer in {p for owners in contracts.OWNERS.values() for p in owners}:
-        logical_id = contracts.function_of(producer)
-        handler, _ = template.handler_path(logical_id)
-        # ...or in the domain module that builds its events (the API's, the intake's, the workflow's)
-        domain = ("image_api.py", "intake.py", "edit_outcomes.py")
-        source = handler.read_text() + "".join((ROOT / "layers/shared/image_pipeline" / m).read_text() for m in domain)
-        assert logical_id in template.function_ids()
-        assert f'"{producer}"' in source, f"{producer} is not the name {logical_id} publishes under"
-
-
+# ---------------------------------------------------------------- one owner map for code and docs
 def test_the_readme_table_of_events_is_generated_from_the_registry() -> None:
     readme = (ROOT / "README.md").read_text()
     assert markdown_table() in readme, "regenerate it: python -m tools.schemas table"

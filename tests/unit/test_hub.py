@@ -5,6 +5,7 @@ end in the quarantine with their reason, and a valid.* event is never republishe
 import copy
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -14,13 +15,14 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from image_pipeline.aws.hub import DynamoRepublishLog, EventBridgeRepublisher, RepublishFailed, SqsQuarantine
-from image_pipeline.hub.validation import Republish, triage, validate_and_republish
+from image_pipeline.hub.validation import Producers, Republish, triage, validate_and_republish
 from tests import template
 from tests.conftest import load_event
 from tests.template import physical_name
 
 HUB = "hub/template.yaml"
-SOURCES = frozenset({"image-pipeline"})
+PRODUCERS = Producers.parse("image-pipeline", "", home="123456789012")  # the sample events' account
+REMEMBER = timedelta(days=31)
 
 
 def _event(event_id: str, **changes: Any) -> dict[str, Any]:
@@ -143,7 +145,7 @@ def test_what_is_not_a_producers_valid_event_is_quarantined_never_republished(
 def test_a_forged_producer_is_quarantined() -> None:
     forged = _event("f")
     forged["detail"]["metadata"]["producer"] = "StallSweeper"
-    verdict = triage(forged, SOURCES)
+    verdict = triage(forged, PRODUCERS)
     assert not isinstance(verdict, Republish)
     assert verdict.reason == "foreign_producer"
 
@@ -156,10 +158,10 @@ def test_republishing_goes_out_in_chunks_of_ten(hub: SimpleNamespace) -> None:
     )
     validate_and_republish(
         [_event(f"e{i:02}") for i in range(23)],
-        producer_sources=SOURCES,
+        producers=PRODUCERS,
         republisher=EventBridgeRepublisher(hub.bus, client=client),
         quarantine=SqsQuarantine(hub.quarantine),
-        republished=DynamoRepublishLog(hub.table),
+        republished=DynamoRepublishLog(hub.table, remember_for=REMEMBER),
     )
     assert calls == [10, 10, 3]
     assert len(_drain(hub.seen)) == 23
@@ -174,7 +176,7 @@ def _refusal(entries: int, refused: set[int]) -> dict[str, Any]:
 
 
 def test_refused_entries_are_retried_alone_then_the_republish_fails_loudly(hub: SimpleNamespace) -> None:
-    republish = [triage(_event(f"r{i}"), SOURCES) for i in range(3)]
+    republish = [triage(_event(f"r{i}"), PRODUCERS) for i in range(3)]
     assert all(isinstance(r, Republish) for r in republish)
     client = boto3.client("events")
     republisher = EventBridgeRepublisher(hub.bus, client=client, backoff_seconds=0)
@@ -197,22 +199,26 @@ def test_refused_entries_are_retried_alone_then_the_republish_fails_loudly(hub: 
 
 def test_a_failed_republish_marks_nothing_so_the_retry_republishes_it(hub: SimpleNamespace) -> None:
     failing = boto3.client("events")
-    republished = DynamoRepublishLog(hub.table)
+    republished = DynamoRepublishLog(hub.table, remember_for=REMEMBER)
     with Stubber(failing) as stub:
         for _ in range(4):
             stub.add_response("put_events", _refusal(1, {0}))
-        with pytest.raises(RepublishFailed):
-            validate_and_republish(
-                [_event("retry-me")],
-                producer_sources=SOURCES,
-                republisher=EventBridgeRepublisher(hub.bus, client=failing, backoff_seconds=0),
-                quarantine=SqsQuarantine(hub.quarantine),
-                republished=republished,
-            )
+        failed = validate_and_republish(
+            [_event("quarantine-me", source="nobody"), _event("retry-me")],
+            producers=PRODUCERS,
+            republisher=EventBridgeRepublisher(hub.bus, client=failing, backoff_seconds=0),
+            quarantine=SqsQuarantine(hub.quarantine),
+            republished=republished,
+        )
+    # Then only the event that did not go out comes back (the quarantined one is done)
+    assert failed.unfinished == [1]
+    assert failed.error is not None
+    assert "ThrottlingException" in failed.error
+    assert failed.republished == []
     assert republished.seen(["retry-me"]) == set()
     outcome = validate_and_republish(
         [_event("retry-me")],
-        producer_sources=SOURCES,
+        producers=PRODUCERS,
         republisher=EventBridgeRepublisher(hub.bus),
         quarantine=SqsQuarantine(hub.quarantine),
         republished=republished,

@@ -4,7 +4,6 @@ cannot run is left out only by the LocalEmulator switch."""
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 import pytest
 
@@ -36,41 +35,7 @@ def test_every_function_runs_python313_with_the_shared_layer_and_a_log_group(pat
     assert {"Fn::Sub": f"/aws/lambda/${{{logical_id}}}"} in log_groups
 
 
-def _targets(path: str) -> list[tuple[str, dict[str, Any]]]:
-    found: list[tuple[str, dict[str, Any]]] = []
-    for name, rule in template.resources("AWS::Events::Rule", path).items():
-        for target in rule["Properties"]["Targets"]:
-            branches = target["Fn::If"][1:] if "Fn::If" in target else [target]
-            found.extend((name, t) for t in branches if isinstance(t, dict) and "Id" in t)
-    return found
-
-
-@pytest.mark.parametrize("path", template.HUB_TEMPLATES)
-def test_every_rule_target_retries_then_dead_letters(path: str) -> None:
-    targets = _targets(path)
-    assert targets
-    for rule, target in targets:
-        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0, rule
-        assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0].endswith("DLQ"), rule
-
-
-@pytest.mark.parametrize("path", template.HUB_TEMPLATES)
-def test_every_async_function_and_queue_has_somewhere_to_fail_to(path: str) -> None:
-    functions = set(template.function_ids(path))
-    invoked = {t["Arn"]["Fn::GetAtt"][0] for _, t in _targets(path) if "Fn::GetAtt" in t["Arn"]} & functions
-    configured = {
-        c["Properties"]["FunctionName"]["Ref"]
-        for c in template.resources("AWS::Lambda::EventInvokeConfig", path).values()
-        if c["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
-    }
-    assert invoked <= configured
-    for name, queue in template.resources("AWS::SQS::Queue", path).items():
-        if name.endswith("DLQ") or name == "QuarantineQueue":
-            continue
-        assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] >= 1, name
-
-
-@pytest.mark.parametrize("path", template.HUB_TEMPLATES)
+@pytest.mark.parametrize("path", template.TEMPLATES)
 def test_the_local_engine_switch_guards_only_what_the_engine_rejects(path: str) -> None:
     conditions = template.load(path)["Conditions"]
     assert conditions["OnAws"] == {"Fn::Equals": [{"Ref": "LocalEmulator"}, "false"]}
@@ -79,15 +44,18 @@ def test_the_local_engine_switch_guards_only_what_the_engine_rejects(path: str) 
         definition = conditions[condition]
         return condition == "OnAws" or {"Condition": "OnAws"} in definition.get("Fn::And", [])
 
+    # what ministack's CloudFormation refuses, and what exists only for a target it does not deliver
     rejected_locally = {"AWS::Events::EventBusPolicy", "AWS::Events::Archive", "AWS::EventSchemas::Registry"}
+    only_for_aws_targets = {"RuleToFirehoseRole": "the archive rule's Firehose target (not delivered locally)"}
     for name, resource in template.load(path)["Resources"].items():
-        if resource["Type"] in rejected_locally:
-            assert needs_aws(resource["Condition"]), name
+        guarded = "Condition" in resource and needs_aws(resource["Condition"])
+        expected = resource["Type"] in rejected_locally or name in only_for_aws_targets
+        assert guarded == expected, f"{name}: {'guarded' if guarded else 'not guarded'} by LocalEmulator"
 
 
 def test_the_history_rule_feeds_firehose_on_aws_and_the_bridge_locally_with_one_record_shape() -> None:
     path = "consumers/history/template.yaml"
-    (rule,) = template.resources("AWS::Events::Rule", path).values()
+    rule = template.resources("AWS::Events::Rule", path)["ArchiveRule"]
     on_aws, local = rule["Properties"]["Targets"]
     assert on_aws["Fn::If"][0] == "OnAws"
     assert on_aws["Fn::If"][1]["Arn"] == {"Fn::GetAtt": ["DeliveryStream", "Arn"]}
@@ -111,7 +79,7 @@ def test_the_aggregator_takes_its_events_in_batches_from_a_queue_for_at_most_two
     # Every event is a transaction on the day's item: concurrent ones conflict, so the count rule
     # feeds a queue, and the queue feeds the Aggregator in batches, two instances at most.
     path = "consumers/aggregates/template.yaml"
-    (rule,) = template.resources("AWS::Events::Rule", path).values()
+    rule = template.resources("AWS::Events::Rule", path)["CountRule"]
     assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [{"Fn::GetAtt": ["CountQueue", "Arn"]}]
     function = template.function_properties("Aggregator", path)
     (source,) = function["Events"].values()
@@ -119,12 +87,4 @@ def test_the_aggregator_takes_its_events_in_batches_from_a_queue_for_at_most_two
     assert source["Properties"]["Queue"] == {"Fn::GetAtt": ["CountQueue", "Arn"]}
     assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 2}
-    queue = template.resources("AWS::SQS::Queue", path)["CountQueue"]["Properties"]
-    timeout = template.load(path)["Globals"]["Function"]["Timeout"]
-    assert queue["VisibilityTimeout"] >= 6 * timeout
-    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ConsumerDLQ", "Arn"]}
-    (statement,) = template.resources("AWS::SQS::QueuePolicy", path)["CountQueuePolicy"]["Properties"][
-        "PolicyDocument"
-    ]["Statement"]
-    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["CountRule", "Arn"]}}}
     assert not template.resources("AWS::Lambda::Permission", path)  # nothing invokes it directly

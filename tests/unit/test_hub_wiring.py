@@ -2,12 +2,17 @@
 semantics, moto's pattern engine), the policies and roles that connect the accounts, and the whole
 route through moto with a distinct account for the producer, the hub and each consumer.
 
-The local engine cannot deliver across accounts nor enforce bus policies; this is where they are checked.
+The graph is read off the templates as CloudFormation creates them (tests/template.py Deployed):
+the app forwards to the hub's bus, each consumer subscribes there with a rule of its own, and the
+hub names no consumer. The local engine can neither deliver across accounts nor enforce bus
+policies; this is where they are checked.
 """
 
 import json
 from collections import deque
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import boto3
@@ -16,72 +21,60 @@ from moto import mock_aws
 from moto.events.models import EventPattern
 
 from image_pipeline.aws.hub import DynamoRepublishLog, EventBridgeRepublisher, SqsQuarantine
-from image_pipeline.hub.validation import Republish, parse_message, triage, validate_and_republish
+from image_pipeline.hub.validation import Producers, Republish, parse_message, triage, validate_and_republish
 from tests import template
 from tests.conftest import load_event
+from tests.template import ROOT, Deployed, referenced
 
 APP, HUB = template.APP, "hub/template.yaml"
-AGGREGATES, HISTORY = "consumers/aggregates/template.yaml", "consumers/history/template.yaml"
-# the parameter that carries each bus's ARN into another template -> (template, bus logical id)
-BUS_PARAMETERS = {
-    "CentralBusArn": (HUB, "CentralBus"),
-    "AggregatesBusArn": (AGGREGATES, "AggregatesBus"),
-    "HistoryBusArn": (HISTORY, "HistoryBus"),
-}
-BUSES = {(APP, "AppBus"), *BUS_PARAMETERS.values()}
+CONSUMERS = tuple(f"consumers/{p.name}/template.yaml" for p in sorted((ROOT / "consumers").iterdir()) if p.is_dir())
+CENTRAL = "arn:aws:events:us-east-1:123456789012:event-bus/hub-central"
+PRODUCERS = Producers.parse("image-pipeline", "", home="123456789012")  # the sample events' account
 Bus = tuple[str, str]
 
 
-def _resolve(value: Any, path: str) -> Any:
-    """Template values with parameters at their defaults (lists split) and mappings looked up."""
-    if isinstance(value, list):
-        return [
-            item
-            for v in value
-            for item in (
-                _resolve(v, path)
-                if isinstance(v, dict) and "Ref" in v and _is_list_parameter(v["Ref"], path)
-                else [_resolve(v, path)]
-            )
-        ]
-    if isinstance(value, dict):
-        if "Ref" in value and _is_list_parameter(value["Ref"], path):
-            return template.load(path)["Parameters"][value["Ref"]]["Default"].split(",")
-        if "Ref" in value or "Fn::FindInMap" in value:
-            return template.resolve(value, path)
-        return {k: _resolve(v, path) for k, v in value.items()}
-    return value
+@pytest.fixture(scope="module")
+def deployed() -> dict[str, Deployed]:
+    """The one-account deployment `make deploy-local` makes, as CloudFormation would create it."""
+    return {
+        APP: Deployed.of(APP, CentralBusArn=CENTRAL),
+        HUB: Deployed.of(HUB),
+        **{path: Deployed.of(path, HubBusArn=CENTRAL) for path in CONSUMERS},
+    }
 
 
-def _is_list_parameter(name: str, path: str) -> bool:
-    parameter = template.load(path).get("Parameters", {}).get(name, {})
-    return bool(parameter.get("Type") == "CommaDelimitedList")
+def _bus(path: str, node: Any) -> Bus | None:
+    """The bus a rule is on or a target names: one of the template's own, or the hub's by ARN."""
+    if node == CENTRAL:
+        return (HUB, "CentralBus")
+    name = referenced(node)
+    return (path, name) if name else None
 
 
-def _rules() -> list[tuple[str, Bus, dict[str, Any], list[dict[str, Any]]]]:
-    """(rule, the bus it is on, its pattern, its targets) across the four templates."""
+def _target_bus(deployed: dict[str, Deployed], path: str, arn: Any) -> Bus | None:
+    bus = _bus(path, arn)
+    if bus is None or bus[1] not in deployed[bus[0]].of_type("AWS::Events::EventBus"):
+        return None  # a function, a queue, a stream
+    return bus
+
+
+def _rules(deployed: dict[str, Deployed]) -> list[tuple[str, Bus, dict[str, Any], list[Bus | None]]]:
+    """(rule, the bus it is on, its pattern, the bus each target names) across the four templates."""
     found = []
-    for path in (APP, HUB, AGGREGATES, HISTORY):
-        for name, rule in template.resources("AWS::Events::Rule", path).items():
+    for path, stack in deployed.items():
+        for name, rule in stack.of_type("AWS::Events::Rule").items():
             properties = rule["Properties"]
-            if "EventBusName" not in properties or "EventPattern" not in properties:
+            if "EventPattern" not in properties or "EventBusName" not in properties:
                 continue  # the default bus (S3 uploads) and schedules
-            bus = (path, properties["EventBusName"]["Ref"])
-            targets = [t for t in properties["Targets"] if "Id" in t] + [
-                branch for t in properties["Targets"] if "Fn::If" in t for branch in t["Fn::If"][1:] if "Id" in branch
-            ]
-            found.append((name, bus, _resolve(properties["EventPattern"], path), targets))
+            bus = _bus(path, properties["EventBusName"])
+            assert bus is not None, name
+            targets = [_target_bus(deployed, path, t["Arn"]) for t in properties["Targets"]]
+            found.append((f"{path}:{name}", bus, properties["EventPattern"], targets))
     return found
 
 
-def _target_bus(target: dict[str, Any]) -> Bus | None:
-    arn = target["Arn"]
-    return BUS_PARAMETERS.get(arn.get("Ref", "")) if isinstance(arn, dict) else None
-
-
 def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    """EventBridge's pattern semantics, as moto implements them."""
-    return EventPattern.load(json.dumps(pattern)).matches_event(cast("Any", event))
+    return bool(EventPattern.load(json.dumps(pattern)).matches_event(cast("Any", event)))
 
 
 def _event(source: str, detail_type: str = "ThumbnailCreated") -> dict[str, Any]:
@@ -89,9 +82,11 @@ def _event(source: str, detail_type: str = "ThumbnailCreated") -> dict[str, Any]
     return {**event, "source": source, "detail-type": detail_type}
 
 
-def _route(start: Bus, event: dict[str, Any]) -> tuple[list[tuple[Bus, dict[str, Any]]], list[str]]:
+def _route(
+    deployed: dict[str, Deployed], start: Bus, event: dict[str, Any]
+) -> tuple[list[tuple[Bus, dict[str, Any]]], list[str]]:
     """Follow an event through every matching rule; the hub's validator republishes what it accepts.
-    Returns every (bus, event) visited and every non-bus target reached (by rule name)."""
+    Returns every (bus, event) visited and every rule that reached something other than a bus."""
     visited: list[tuple[Bus, dict[str, Any]]] = []
     reached: list[str] = []
     queue = deque([(start, event)])
@@ -99,59 +94,75 @@ def _route(start: Bus, event: dict[str, Any]) -> tuple[list[tuple[Bus, dict[str,
         bus, current = queue.popleft()
         visited.append((bus, current))
         assert len(visited) < 20, f"the event loops: {[(b[1], e['source']) for b, e in visited]}"
-        for name, rule_bus, pattern, targets in _rules():
+        for name, rule_bus, pattern, targets in _rules(deployed):
             if rule_bus != bus or not _matches(pattern, current):
                 continue
-            next_buses = [b for t in targets if (b := _target_bus(t)) is not None]
+            next_buses = [b for b in targets if b is not None]
             queue.extend((next_bus, current) for next_bus in next_buses)
             if next_buses:
                 continue
-            reached.append(name)  # a function or a stream (ArchiveRule: one target per !If branch)
-            if name == "ValidateRule":  # Validator, through HubInbox: its real decision
-                verdict = triage(current, frozenset(_resolve({"Ref": "ProducerSources"}, HUB)))
+            reached.append(name.split(":")[-1])
+            if name == f"{HUB}:ValidateRule":  # Validator, through HubInbox: its real decision
+                verdict = triage(current, PRODUCERS)
                 if isinstance(verdict, Republish):
-                    queue.append((bus, {**current, "source": verdict.source}))
+                    queue.append((bus, {**current, "source": verdict.source, "detail": verdict.detail}))
     return visited, reached
 
 
 # ---------------------------------------------------------------- the loop guard
-def test_the_template_buses_are_the_ones_the_rules_connect() -> None:
-    assert {bus for _, bus, _, _ in _rules()} == BUSES
-    assert {b for _, _, _, targets in _rules() for t in targets if (b := _target_bus(t))} == BUSES - {(APP, "AppBus")}
+def test_the_hub_names_no_consumer_and_each_consumer_subscribes_on_the_hubs_bus(deployed: dict[str, Deployed]) -> None:
+    hub_text = (ROOT / HUB).read_text()
+    for path in CONSUMERS:
+        name = Path(path).parent.name
+        assert name not in hub_text.lower(), f"hub/template.yaml names the {name} consumer"
+        subscriptions = [
+            rule for rule, bus, _, _ in _rules(deployed) if rule.startswith(path) and bus == (HUB, "CentralBus")
+        ]
+        assert len(subscriptions) == 1, f"{path} must own exactly one subscription on the hub's bus"
 
 
-def test_a_producer_event_is_validated_once_and_each_consumer_gets_it_once_as_valid() -> None:
-    visited, reached = _route((APP, "AppBus"), _event("image-pipeline"))
+def test_a_producer_event_is_validated_once_and_each_consumer_gets_it_once_as_valid(
+    deployed: dict[str, Deployed],
+) -> None:
+    visited, reached = _route(deployed, (APP, "AppBus"), _event("image-pipeline"))
     where = [(bus[1], e["source"]) for bus, e in visited]
-    assert where == [
+    consumer_buses = sorted(b[1] for b, _ in visited if b[0] in CONSUMERS)
+    assert where[:3] == [
         ("AppBus", "image-pipeline"),
         ("CentralBus", "image-pipeline"),
         ("CentralBus", "valid.image-pipeline"),
-        ("AggregatesBus", "valid.image-pipeline"),
-        ("HistoryBus", "valid.image-pipeline"),
     ]
-    assert sorted(reached) == ["ArchiveRule", "CountRule", "PipelineEventsRule", "ValidateRule"]
+    assert len(consumer_buses) == len(CONSUMERS) == len(set(consumer_buses))
+    assert reached.count("ValidateRule") == 1
+    assert reached.count("TrackerFunctionPipelineEvents") == 1
 
 
-def test_a_republished_event_is_never_forwarded_again_nor_revalidated() -> None:
-    for start in BUSES:
-        visited, reached = _route(start, _event("valid.image-pipeline"))
+def test_a_republished_event_is_never_forwarded_again_nor_revalidated(deployed: dict[str, Deployed]) -> None:
+    buses = {bus for _, bus, _, _ in _rules(deployed)}
+    for start in buses:
+        visited, reached = _route(deployed, start, _event("valid.image-pipeline"))
         assert "ValidateRule" not in reached
         assert (APP, "AppBus") not in [bus for bus, _ in visited[1:]]
         assert [bus for bus, _ in visited].count((HUB, "CentralBus")) <= 1
-    # and no rule that forwards to the central bus matches a valid.* event at all
-    for name, _, pattern, targets in _rules():
-        if any(_target_bus(t) == (HUB, "CentralBus") for t in targets):
+    for name, _, pattern, targets in _rules(deployed):
+        if (HUB, "CentralBus") in targets:
             assert not _matches(pattern, _event("valid.image-pipeline")), name
 
 
-def test_an_invalid_event_reaches_no_consumer() -> None:
+def test_an_invalid_or_spoofed_event_reaches_no_consumer(deployed: dict[str, Deployed]) -> None:
     broken = _event("image-pipeline")
     broken["detail"]["data"] = {}
-    visited, reached = _route((APP, "AppBus"), broken)
-    assert [bus[1] for bus, _ in visited] == ["AppBus", "CentralBus"]
-    assert "CountRule" not in reached
-    assert "ArchiveRule" not in reached
+    spoofed = {**_event("image-pipeline"), "account": "999999999999"}
+    for event in (broken, spoofed):
+        visited, _ = _route(deployed, (APP, "AppBus"), event)
+        assert [bus[1] for bus, _ in visited] == ["AppBus", "CentralBus"]
+
+
+def test_the_republished_event_names_the_producers_account(deployed: dict[str, Deployed]) -> None:
+    visited, _ = _route(deployed, (APP, "AppBus"), _event("image-pipeline"))
+    delivered = [e for bus, e in visited if bus[0] in CONSUMERS]
+    assert delivered
+    assert all(e["detail"]["metadata"]["producerAccount"] == "123456789012" for e in delivered)
 
 
 # ---------------------------------------------------------------- policies and roles
@@ -161,69 +172,74 @@ def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_the_forwarding_role_may_only_put_events_on_the_central_bus() -> None:
-    role = template.resources("AWS::IAM::Role")["ForwardToHubRole"]["Properties"]
+    app = Deployed.of(APP, CentralBusArn=CENTRAL)
+    role = app.properties("ForwardToHubRole")
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": template.ACCOUNT}}
     (policy,) = role["Policies"]
-    assert _statements(policy) == [
-        {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "CentralBusArn"}}
-    ]
-    rule = template.resources("AWS::Events::Rule")["ForwardToHubRule"]["Properties"]
-    (target,) = rule["Targets"]
-    assert target["RoleArn"] == {"Fn::GetAtt": ["ForwardToHubRole", "Arn"]}
-    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventTargetDLQ", "Arn"]}
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert _statements(policy) == [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": CENTRAL}]
 
 
-def test_the_central_bus_admits_only_the_listed_accounts_or_the_organisation_for_the_producer_sources() -> None:
-    policies = template.resources("AWS::Events::EventBusPolicy", HUB)
-    conditions = template.load(HUB)["Conditions"]
-    assert set(policies) == {"ProducerAccountsPolicy", "OrganizationPolicy"}
-    for name, policy in policies.items():
-        properties = policy["Properties"]
-        statement = properties["Statement"]
-        # only on AWS (the local engine rejects bus policies) and only when the parameter is given
-        assert {"Condition": "OnAws"} in conditions[policy["Condition"]]["Fn::And"], name
-        assert statement["Action"] == "events:PutEvents"
+PRODUCER_ACCOUNTS = "image-pipeline=111111111111,partner-feed=555555555555"
+
+
+def test_each_producer_account_may_put_only_its_own_sources_on_the_central_bus() -> None:
+    hub = Deployed.of(HUB, ProducerSources="image-pipeline,partner-feed", ProducerAccounts=PRODUCER_ACCOUNTS)
+    granted = {}
+    for policy in hub.of_type("AWS::Events::EventBusPolicy").values():
+        statement = policy["Properties"]["Statement"]
+        if statement["Action"] != "events:PutEvents":
+            continue
         assert statement["Resource"] == {"Fn::GetAtt": ["CentralBus", "Arn"]}
-        assert statement["Condition"]["StringEquals"]["events:source"] == {"Ref": "ProducerSources"}, name
-        if statement["Principal"] == "*":  # never bare: the organisation's accounts only
-            assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "OrganizationId"}
-        else:
-            assert statement["Principal"] == {"AWS": {"Ref": "ProducerAccountIds"}}
+        granted[statement["Principal"]["AWS"]] = statement["Condition"]["StringEquals"]["events:source"]
+    assert granted == {"111111111111": "image-pipeline", "555555555555": "partner-feed"}
+    # and the validator reads the same map: a source from another listed account is refused
+    producers = Producers.parse("image-pipeline,partner-feed", PRODUCER_ACCOUNTS, home="222222222222")
+    assert isinstance(triage({**_event("image-pipeline"), "account": "111111111111"}, producers), Republish)
+    spoofed = triage({**_event("image-pipeline"), "account": "555555555555"}, producers)
+    assert not isinstance(spoofed, Republish)
+    assert spoofed.reason == "foreign_account"
 
 
-@pytest.mark.parametrize(("path", "bus"), [(AGGREGATES, "AggregatesBus"), (HISTORY, "HistoryBus")])
-def test_each_consumer_bus_admits_only_valid_events_from_the_hub_account(path: str, bus: str) -> None:
-    (policy,) = template.resources("AWS::Events::EventBusPolicy", path).values()
+def test_no_bus_policy_is_made_locally_or_in_one_account() -> None:
+    for hub in (Deployed.of(HUB), Deployed.of(HUB, LocalEmulator="true", ProducerAccounts=PRODUCER_ACCOUNTS)):
+        assert hub.of_type("AWS::Events::EventBusPolicy") == {}
+
+
+def test_consumer_accounts_may_manage_only_the_rules_they_created_on_the_central_bus() -> None:
+    hub = Deployed.of(HUB, ConsumerAccountIds="333333333333,444444444444")
+    (policy,) = hub.of_type("AWS::Events::EventBusPolicy").values()
     statement = policy["Properties"]["Statement"]
-    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${HubAccountId}:root"}}
-    assert statement["Resource"] == {"Fn::GetAtt": [bus, "Arn"]}
+    assert statement["Principal"] == {"AWS": ["333333333333", "444444444444"]}
+    assert "events:PutEvents" not in statement["Action"]
+    assert {"events:PutRule", "events:PutTargets", "events:DeleteRule"} <= set(statement["Action"])
+    assert statement["Condition"] == {"StringEqualsIfExists": {"events:creatorAccount": "${aws:PrincipalAccount}"}}
+
+
+@pytest.mark.parametrize("path", CONSUMERS)
+def test_a_consumer_in_another_account_admits_only_valid_events_from_the_hubs_account(path: str) -> None:
+    elsewhere = "arn:aws:events:us-east-1:222222222222:event-bus/hub-central"
+    consumer = Deployed.of(path, HubBusArn=elsewhere)
+    (policy,) = consumer.of_type("AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Principal"] == {"AWS": "222222222222"}
+    assert statement["Condition"] == {"StringLike": {"events:source": "valid.*"}}
+    role = consumer.properties("SubscriptionRole")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "222222222222"}}
+    assert Deployed.of(path, HubBusArn=CENTRAL).of_type("AWS::Events::EventBusPolicy") == {}
+
+
+def test_the_hub_may_republish_only_valid_events_on_its_own_bus() -> None:
+    validator = Deployed.of(HUB).properties("ValidatorRole")
+    (statement,) = [s for p in validator["Policies"] for s in _statements(p) if s["Action"] == "events:PutEvents"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["CentralBus", "Arn"]}
     assert statement["Condition"] == {"StringLike": {"events:source": "valid.*"}}
 
 
-def test_the_hub_may_republish_only_valid_events_and_deliver_only_to_the_consumer_buses() -> None:
-    validator = template.function_properties("Validator", HUB)["Policies"][0]["Statement"]
-    (put,) = [s for s in validator if s["Action"] == "events:PutEvents"]
-    assert put["Resource"] == {"Fn::GetAtt": ["CentralBus", "Arn"]}
-    assert put["Condition"] == {"StringLike": {"events:source": "valid.*"}}
-    role = template.resources("AWS::IAM::Role", HUB)["DeliverToConsumersRole"]["Properties"]
-    (statement,) = _statements(role["Policies"][0])
-    assert statement["Action"] == "events:PutEvents"
-    assert [r["Fn::If"][1] for r in statement["Resource"]] == [{"Ref": "AggregatesBusArn"}, {"Ref": "HistoryBusArn"}]
-    for name in ("DeliverToAggregatesRule", "DeliverToHistoryRule"):
-        (target,) = template.resources("AWS::Events::Rule", HUB)[name]["Properties"]["Targets"]
-        assert target["RoleArn"] == {"Fn::GetAtt": ["DeliverToConsumersRole", "Arn"]}
-
-
 # ---------------------------------------------------------------- through moto, four accounts
-PRODUCER, HUB_ACCOUNT, AGGREGATES_ACCOUNT, HISTORY_ACCOUNT = (
-    "111111111111",
-    "222222222222",
-    "333333333333",
-    "444444444444",
-)
+PRODUCER, HUB_ACCOUNT, FIRST_CONSUMER = "111111111111", "222222222222", 333333333333
 
 
 @pytest.fixture
@@ -251,34 +267,47 @@ def _received(queue: str) -> list[dict[str, Any]]:
     return [json.loads(m["Body"]) for m in messages]
 
 
-def _pattern(path: str, rule: str) -> dict[str, Any]:
-    return dict(_resolve(template.resources("AWS::Events::Rule", path)[rule]["Properties"]["EventPattern"], path))
+def _subscription(path: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """A consumer's subscription pattern, its bus, and its own rule on that bus (the first)."""
+    consumer = Deployed.of(path, HubBusArn=CENTRAL)
+    rules = consumer.of_type("AWS::Events::Rule")
+    subscription = next(r["Properties"] for r in rules.values() if r["Properties"]["EventBusName"] == CENTRAL)
+    (target,) = subscription["Targets"]
+    bus = str(referenced(target["Arn"]))
+    own = next(r["Properties"] for r in rules.values() if r["Properties"]["EventBusName"] == {"Ref": bus})
+    return subscription["EventPattern"], bus, own["EventPattern"]
 
 
-def test_an_event_crosses_four_accounts_producer_hub_and_both_consumers(accounts: Any) -> None:
+def test_an_event_crosses_the_accounts_producer_hub_and_every_consumer(accounts: Any) -> None:
     role = "arn:aws:iam::{}:role/{}"
-    # consumers: each its bus and its rule (to a queue standing in for Aggregator / Firehose)
-    consumer_buses, consumer_queues = {}, {}
-    for account, path, bus, rule in (
-        (AGGREGATES_ACCOUNT, AGGREGATES, "AggregatesBus", "CountRule"),
-        (HISTORY_ACCOUNT, HISTORY, "HistoryBus", "ArchiveRule"),
-    ):
+    hub = Deployed.of(HUB)
+    app = Deployed.of(APP, CentralBusArn=CENTRAL)
+    # consumers: each its bus and its own rule on it (to a queue standing in for its function)
+    consumer_buses, consumer_queues, subscriptions = {}, {}, {}
+    for offset, path in enumerate(CONSUMERS):
+        account = str(FIRST_CONSUMER + offset * 111111111111)
         accounts(account)
-        consumer_buses[bus] = boto3.client("events").create_event_bus(Name=bus)["EventBusArn"]
-        consumer_queues[bus] = _capture(rule, bus, _pattern(path, rule))
-    # the hub: central bus, ValidateRule to its inbox, delivery rules to the consumers' buses
+        subscribed, bus, own = _subscription(path)
+        consumer_buses[path] = boto3.client("events").create_event_bus(Name=bus)["EventBusArn"]
+        consumer_queues[path] = (account, _capture(f"{bus}-rule", bus, own))
+        subscriptions[path] = (account, subscribed)
+    # the hub: central bus, ValidateRule to its inbox, and the subscriptions the consumers made there
     accounts(HUB_ACCOUNT)
     central = boto3.client("events").create_event_bus(Name="CentralBus")["EventBusArn"]
-    inbox = _capture("ValidateRule", "CentralBus", _pattern(HUB, "ValidateRule"))
-    for rule, bus in (("DeliverToAggregatesRule", "AggregatesBus"), ("DeliverToHistoryRule", "HistoryBus")):
-        target = {"Id": bus, "Arn": consumer_buses[bus], "RoleArn": role.format(HUB_ACCOUNT, "DeliverToConsumersRole")}
-        _capture(rule, "CentralBus", _pattern(HUB, rule), [target])
+    inbox = _capture("ValidateRule", "CentralBus", hub.properties("ValidateRule")["EventPattern"])
+    for path, (account, pattern) in subscriptions.items():
+        target = {
+            "Id": "consumer-bus",
+            "Arn": consumer_buses[path],
+            "RoleArn": role.format(account, "SubscriptionRole"),
+        }
+        _capture(f"subscription-{account}", "CentralBus", pattern, [target])
     # the producer: its app bus and the forwarding rule to the hub's bus
     accounts(PRODUCER)
     events = boto3.client("events")
     events.create_event_bus(Name="AppBus")
     forward = {"Id": "central-bus", "Arn": central, "RoleArn": role.format(PRODUCER, "ForwardToHubRole")}
-    _capture("ForwardToHubRule", "AppBus", _pattern(APP, "ForwardToHubRule"), [forward])
+    _capture("ForwardToHubRule", "AppBus", app.properties("ForwardToHubRule")["EventPattern"], [forward])
     produced = load_event("app-thumbnail-created.json")
     events.put_events(
         Entries=[
@@ -291,10 +320,12 @@ def test_an_event_crosses_four_accounts_producer_hub_and_both_consumers(accounts
         ]
     )
 
-    # Then the hub's inbox has it, from the producer's rule, and the hub validates and republishes it
+    # Then the hub's inbox has it, from the producer's account, and the hub validates and republishes it
     accounts(HUB_ACCOUNT)
     (arrived,) = _received(inbox)
     assert arrived["source"] == "image-pipeline"
+    # moto drops `account` from an event it forwards from bus to bus; EventBridge keeps the sender's
+    arrived.setdefault("account", PRODUCER)
     boto3.client("dynamodb").create_table(
         TableName="republished",
         KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
@@ -304,16 +335,17 @@ def test_an_event_crosses_four_accounts_producer_hub_and_both_consumers(accounts
     quarantine = boto3.client("sqs").create_queue(QueueName="quarantine")["QueueUrl"]
     outcome = validate_and_republish(
         [parse_message(json.dumps(arrived))],
-        producer_sources=frozenset({"image-pipeline"}),
+        producers=Producers.parse("image-pipeline", f"image-pipeline={PRODUCER}", home=HUB_ACCOUNT),
         republisher=EventBridgeRepublisher("CentralBus"),
         quarantine=SqsQuarantine(quarantine),
-        republished=DynamoRepublishLog("republished"),
+        republished=DynamoRepublishLog("republished", remember_for=timedelta(days=31)),
     )
     assert len(outcome.republished) == 1
     assert _received(inbox) == []  # the republished event is not validated again
-    # and each consumer account receives it once, as valid.image-pipeline, with its envelope intact
-    for account, bus in ((AGGREGATES_ACCOUNT, "AggregatesBus"), (HISTORY_ACCOUNT, "HistoryBus")):
+    # and each consumer account receives it once, as valid.image-pipeline, naming its producer
+    for account, queue in consumer_queues.values():
         accounts(account)
-        (delivered,) = _received(consumer_queues[bus])
+        (delivered,) = _received(queue)
         assert delivered["source"] == "valid.image-pipeline"
-        assert delivered["detail"] == produced["detail"]
+        assert delivered["detail"]["data"] == produced["detail"]["data"]
+        assert delivered["detail"]["metadata"]["producerAccount"] == PRODUCER

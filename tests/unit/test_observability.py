@@ -14,10 +14,10 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 from PIL import Image
 
-from image_pipeline.aws.observability import JOB_OF_RESPONSE, measured, tracing_enabled
+from image_pipeline.aws.observability import measured, tracing_enabled
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.imaging import ImageLimits
-from image_pipeline.processing import ANALYSIS_JOB, RENDITIONS_JOB, THUMBNAIL_JOB, UploadResponder
+from image_pipeline.processing import UploadResponder
 from tests.conftest import load_event
 from tests.fakes import RecordingPublisher
 from tests.template import ROOT
@@ -58,11 +58,6 @@ def _event_for(aws: SimpleNamespace, data: bytes) -> dict[str, Any]:
     event["detail"]["bucket"]["name"] = aws.ImagesBucket
     event["detail"]["object"]["etag"] = put["ETag"].strip('"')  # the version the event announces
     return event
-
-
-def test_the_job_names_are_the_processing_jobs() -> None:
-    jobs = (THUMBNAIL_JOB, RENDITIONS_JOB, ANALYSIS_JOB)
-    assert {job.response: job.name for job in jobs} == JOB_OF_RESPONSE
 
 
 def test_an_answered_upload_is_counted_timed_and_sized_per_job(

@@ -11,28 +11,14 @@ The correlation id *is* the image id: one id per image, from ``POST /images`` to
 
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from image_pipeline.catalogue import EventType
 
-class EventType(StrEnum):
-    UPLOAD_REQUESTED = "UploadRequested"
-    IMAGE_UPLOADED = "ImageUploaded"
-    THUMBNAIL_CREATED = "ThumbnailCreated"
-    RENDITIONS_CREATED = "RenditionsCreated"
-    IMAGE_ANALYZED = "ImageAnalyzed"
-    IMAGE_REJECTED = "ImageRejected"
-    IMAGE_PROCESSING_FAILED = "ImageProcessingFailed"
-    IMAGE_PROCESSING_STALLED = "ImageProcessingStalled"
-    UPLOAD_SUPERSEDED = "UploadSuperseded"  # a newer upload replaced the object before a job read it
-    UPLOAD_EXPIRED = "UploadExpired"  # the upload window closed with nothing uploaded
-    EDIT_REQUESTED = "EditRequested"
-    EDIT_COMPLETED = "EditCompleted"
-    EDIT_REJECTED = "EditRejected"
-    EDIT_FAILED = "EditFailed"
+__all__ = ["EventMetadata", "EventType", "NotAPipelineEvent", "PipelineEvent"]
 
 
 class NotAPipelineEvent(ValueError):

@@ -1,9 +1,9 @@
 """Event pairing: which responses each request expects, and the image status that follows.
 
 Everything here is a pure function of the *set* of events recorded for an image, so events
-that arrive late, out of order or twice lead to the same state. ``PAIRINGS`` is the one
-declarative map of the pipeline's request/response contract: add a processor, add its event
-here, and the tracker, the API and the stall sweeper all follow.
+that arrive late, out of order or twice lead to the same state. The request/response contract
+itself, ``PAIRINGS``, is the catalogue's (``image_pipeline.catalogue``): add a job there and the
+tracker, the API and the stall sweeper all follow.
 """
 
 from collections import defaultdict
@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from image_pipeline.catalogue import PAIRINGS
 from image_pipeline.events import EventType, PipelineEvent
 
 
@@ -26,13 +27,8 @@ class ImageStatus(StrEnum):
     STALLED = "STALLED"  # a response is overdue (ImageProcessingStalled names it)
 
 
-# request -> the responses it expects
-PAIRINGS: Mapping[EventType, frozenset[EventType]] = {
-    EventType.IMAGE_UPLOADED: frozenset(
-        {EventType.THUMBNAIL_CREATED, EventType.RENDITIONS_CREATED, EventType.IMAGE_ANALYZED}
-    ),
-    EventType.EDIT_REQUESTED: frozenset({EventType.EDIT_COMPLETED}),
-}
+__all__ = ["PAIRINGS", "ImageState", "ImageStatus", "RequestState", "derive_state", "next_deadline", "trace", "waiting"]
+
 # events that close a request whatever is still missing
 CLOSING: Mapping[EventType, ImageStatus] = {
     EventType.IMAGE_REJECTED: ImageStatus.REJECTED,

@@ -1,7 +1,8 @@
 """Answering an upload: read it, do one job, write the outputs, publish exactly one event.
 
-The three image functions differ only in their :class:`Job`. Whatever happens, the tracker
-hears about it: the job's response event, ``ImageRejected`` (the image itself is bad: never
+The image functions differ only in their job (``image_pipeline.catalogue.JOBS``) and the job's
+operation here (``OPERATIONS``, by job name). Whatever happens, the tracker hears about it: the
+job's response event, ``ImageRejected`` (the image itself is bad: never
 retried), ``ImageProcessingFailed`` (the upload vanished) or ``UploadSuperseded`` (a newer
 upload replaced the object before the job could read it: the job reads exactly the announced
 version, by its ETag, or nothing). Anything else raises, so Lambda retries it and, in the end,
@@ -14,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from image_pipeline.catalogue import Job
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.imaging import (
     PREVIEWS,
@@ -39,27 +41,24 @@ class JobResult:
 
 
 @dataclass(frozen=True)
-class Job:
-    name: str
-    response: EventType
-    run: Callable[[bytes, ImageLimits], JobResult]
+class Source:
+    """What a job reads: the upload's bytes and, for an operation that hands the stored object to
+    a service instead, which upload they are (None for bytes from elsewhere, e.g. a benchmark)."""
+
+    data: bytes
+    upload: UploadedObject | None = None
+    content_type: str | None = None
 
 
-THUMBNAIL_JOB = Job(
-    "thumbnail",
-    EventType.THUMBNAIL_CREATED,
-    lambda data, limits: JobResult(renditions=render(data, [THUMBNAIL], limits)),
-)
-RENDITIONS_JOB = Job(
-    "renditions",
-    EventType.RENDITIONS_CREATED,
-    lambda data, limits: JobResult(renditions=render(data, [*WEB_RENDITIONS, *PREVIEWS], limits)),
-)
-ANALYSIS_JOB = Job(
-    "analysis",
-    EventType.IMAGE_ANALYZED,
-    lambda data, limits: JobResult(data={"analysis": analyze(data, limits)}),
-)
+# What each job does with an upload (pure image work, no AWS), by the catalogue's job name.
+Operation = Callable[[Source, ImageLimits], JobResult]
+OPERATIONS: Mapping[str, Operation] = {
+    "thumbnail": lambda source, limits: JobResult(renditions=render(source.data, [THUMBNAIL], limits)),
+    "renditions": lambda source, limits: JobResult(
+        renditions=render(source.data, [*WEB_RENDITIONS, *PREVIEWS], limits)
+    ),
+    "analysis": lambda source, limits: JobResult(data={"analysis": analyze(source.data, limits)}),
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ class UploadResponder:
             log.info("upload %s was replaced before %s read it", upload.upload_id, job.name)
             return self._event(upload, EventType.UPLOAD_SUPERSEDED, {"message": str(exc), "job": job.name})
         try:
-            result = job.run(source.data, self.limits)
+            result = OPERATIONS[job.name](Source(source.data, upload, source.content_type), self.limits)
         except ImageRejected as exc:
             log.warning("rejected %s: %s", upload.image_id, exc, extra={"reason": exc.reason})
             return self._event(

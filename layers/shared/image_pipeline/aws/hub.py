@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4  # the first call and three retries of the entries EventBridge refused
 MAX_SQS_BATCH = 10
-REPUBLISHED_TTL = timedelta(days=7)  # longer than any redelivery (SQS retention, retries, replays)
 
 
 class RepublishFailed(RuntimeError):
@@ -96,10 +95,12 @@ class SqsQuarantine(QuarantineQueue):
 
 
 class DynamoRepublishLog(RepublishLogPort):
-    """``{"eventId": ..., "expiresAt": ...}`` per republished event, expired by TTL."""
+    """``{"eventId": ..., "expiresAt": ...}`` per republished event, expired by TTL after
+    ``remember_for`` (longer than any redelivery or replay of the archive can come back)."""
 
-    def __init__(self, table_name: str, client: "DynamoDBClient | None" = None) -> None:
+    def __init__(self, table_name: str, remember_for: timedelta, client: "DynamoDBClient | None" = None) -> None:
         self._table = table_name
+        self._remember_for = remember_for
         self._db = client or boto3.client("dynamodb")
 
     def seen(self, event_ids: Iterable[str]) -> set[str]:
@@ -115,7 +116,7 @@ class DynamoRepublishLog(RepublishLogPort):
         return found
 
     def mark(self, event_ids: Iterable[str]) -> None:
-        expires = int((datetime.now(UTC) + REPUBLISHED_TTL).timestamp())
+        expires = int((datetime.now(UTC) + self._remember_for).timestamp())
         serialize = TypeSerializer().serialize
         for event_id in event_ids:
             item = {"eventId": serialize(event_id), "expiresAt": serialize(expires)}

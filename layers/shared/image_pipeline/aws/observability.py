@@ -5,7 +5,7 @@ invocation are flushed as CloudWatch embedded metrics (EMF) when it ends, a ``Co
 marks cold starts, and on AWS with X-Ray on the handler is traced (and boto3 calls with it).
 
 The image functions' adapters are wrapped by :func:`measured`, which turns what flows through
-them into the metrics operators ask about, per job (``thumbnail``, ``renditions``, ``analysis``):
+them into the metrics operators ask about, per job (the catalogue's job names):
 
 ========================  ======  ====================================================
 metric                    unit    dimensions (all low-cardinality)
@@ -33,6 +33,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from image_pipeline.catalogue import JOBS
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.ports import EventPublisher, ObjectInfo, ObjectStore, PresignedUpload, StoredObject
 
@@ -41,13 +42,8 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "image-pipeline")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
-# The jobs by their answers (image_pipeline.processing's Jobs; not imported: it needs Pillow,
-# which the API, tracker and sweeper do not ship; a unit test keeps the two in step).
-JOB_OF_RESPONSE = {
-    EventType.THUMBNAIL_CREATED: "thumbnail",
-    EventType.RENDITIONS_CREATED: "renditions",
-    EventType.IMAGE_ANALYZED: "analysis",
-}
+# The jobs by their answers, from the catalogue (which, unlike the operations, needs no Pillow).
+JOB_OF_RESPONSE = {job.response: job.name for job in JOBS}
 OUTCOME_METRIC = {EventType.IMAGE_REJECTED: "ImagesRejected", EventType.IMAGE_PROCESSING_FAILED: "ImagesFailed"}
 
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

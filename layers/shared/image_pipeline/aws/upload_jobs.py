@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 from image_pipeline.aws.eventbridge import EventBridgePublisher
 from image_pipeline.aws.observability import measured
 from image_pipeline.aws.s3 import S3ObjectStore
+from image_pipeline.catalogue import Job
 from image_pipeline.imaging import ImageLimits
-from image_pipeline.processing import Job, UploadResponder
+from image_pipeline.processing import UploadResponder
 from image_pipeline.settings import ProcessorSettings
 from image_pipeline.uploads import UploadedObject, parse_uploads
 

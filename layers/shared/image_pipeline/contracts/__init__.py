@@ -6,9 +6,10 @@ event's ``data``; ``schemas/envelope.v1.json`` describes what every event shares
 EventBridge's schema registry takes). The same schemas drive the hub's validator, the producers'
 tests, the README table and the registry published on AWS.
 
-``OWNERS`` names, for each event type, the producers (``metadata.producer``) allowed to publish it.
-IAM conditions in template.yaml (``events:detail-type`` per function), the tracker's owner check and
-the hub's validation all follow it. Adding an event type is one schema file plus one line here.
+``OWNERS`` names, for each event type, the producers (``metadata.producer``) allowed to publish it,
+as the catalogue (``image_pipeline.catalogue``) declares them. IAM conditions in template.yaml, the
+tracker's owner check and the hub's validation all follow it. The schemas' ``job`` fields refer to
+``#/definitions/job``, which :func:`schema` fills in with the catalogue's job names.
 
 An event names its schema version in ``metadata.schemaVersion``; events without one are version 1.
 """
@@ -22,32 +23,13 @@ from typing import Any
 
 import fastjsonschema
 
+from image_pipeline import catalogue
+
 SCHEMAS = Path(__file__).parent / "schemas"
 ENVELOPE = "envelope.v1.json"
 
 # detail-type -> the producers that may publish it (the envelope's metadata.producer).
-OWNERS: Mapping[str, frozenset[str]] = {
-    "UploadRequested": frozenset({"ApiFunction"}),
-    "ThumbnailCreated": frozenset({"ThumbnailFunction"}),
-    "RenditionsCreated": frozenset({"RenditionWorker"}),
-    "ImageAnalyzed": frozenset({"AnalyzeFunction"}),
-    "ImageRejected": frozenset({"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction"}),
-    "ImageProcessingFailed": frozenset({"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction"}),
-    "ImageProcessingStalled": frozenset({"StallSweeper"}),
-    "ImageUploaded": frozenset({"IntakeFunction"}),
-    "UploadSuperseded": frozenset({"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction"}),
-    "UploadExpired": frozenset({"StallSweeper"}),
-    "EditRequested": frozenset({"ApiFunction"}),
-    "EditCompleted": frozenset({"EditWorkflow"}),
-    "EditRejected": frozenset({"EditWorkflow"}),
-    "EditFailed": frozenset({"EditWorkflow"}),
-}
-
-# producer -> its function's logical id in template.yaml (where the two names differ).
-PRODUCER_FUNCTIONS: Mapping[str, str] = {
-    "StallSweeper": "StallSweeperFunction",
-    "EditWorkflow": "EditPublishFunction",  # the workflow's last step publishes its outcome
-}
+OWNERS: Mapping[str, frozenset[str]] = {t.value: catalogue.owners(t) for t in catalogue.EventType}
 
 
 class ContractViolation(ValueError):
@@ -85,15 +67,6 @@ def registered() -> list[SchemaId]:
     return sorted(found, key=lambda s: (s.detail_type, s.version))
 
 
-def types_owned_by(producer: str) -> frozenset[str]:
-    return frozenset(t for t, owners in OWNERS.items() if producer in owners)
-
-
-def function_of(producer: str) -> str:
-    """The template's logical id of the function that publishes as ``producer``."""
-    return PRODUCER_FUNCTIONS.get(producer, producer)
-
-
 @cache
 def schema(detail_type: str, version: int = 1) -> dict[str, Any]:
     """The full JSON Schema of one event type and version: the envelope with this type's data."""
@@ -103,6 +76,9 @@ def schema(detail_type: str, version: int = 1) -> dict[str, Any]:
     envelope = json.loads((SCHEMAS / ENVELOPE).read_text())
     data = json.loads(sid.file.read_text())
     definitions = data.pop("definitions", {})
+    if '"#/definitions/job"' in json.dumps([data, definitions]):
+        # The catalogue owns this one: a new job is a valid ``job`` in every schema at once.
+        definitions["job"] = {"type": "string", "enum": list(catalogue.job_names())}
     full = {**envelope, "title": f"{detail_type} v{version}", "description": data.get("description", "")}
     full["properties"] = {**envelope["properties"], "data": data}
     if definitions:

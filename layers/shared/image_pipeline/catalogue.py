@@ -1,0 +1,134 @@
+"""The pipeline's event graph, said once: every event type, who publishes it, the upload jobs and
+the response each one owes, and the requests the tracker pairs with their responses.
+
+Everything else derives from this module: the tracker's pairing (``image_pipeline.pairing``), the
+owner checks of the tracker and of the hub (``image_pipeline.contracts``), the schemas' ``job``
+enums, the image functions' operations (``image_pipeline.processing``) and metrics
+(``image_pipeline.aws.observability``), the README's event table, and the tests that hold
+template.yaml to it (each job's function and rule, each producer's ``events:PutEvents`` rights).
+It imports nothing but the standard library, so the API, the tracker and the hub (which ship no
+Pillow) read the same catalogue as the image functions.
+
+Adding an upload job (README "Extending"): one ``EventType`` member for its answer and one ``Job``
+here, its answer's schema in ``contracts/schemas``, its operation in ``processing.OPERATIONS``, its
+handler, and its function in template.yaml.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+# The EventBridge source of every pipeline event (template.yaml: Mappings/Pipeline/Events/Source).
+SOURCE = "image-pipeline"
+
+
+class EventType(StrEnum):
+    UPLOAD_REQUESTED = "UploadRequested"  # the API handed out an upload URL
+    IMAGE_UPLOADED = "ImageUploaded"  # an object arrived under uploads/: the request every job answers
+    THUMBNAIL_CREATED = "ThumbnailCreated"
+    RENDITIONS_CREATED = "RenditionsCreated"
+    IMAGE_ANALYZED = "ImageAnalyzed"
+    IMAGE_REJECTED = "ImageRejected"  # the image itself is unacceptable: never retried
+    IMAGE_PROCESSING_FAILED = "ImageProcessingFailed"  # the upload could not be read
+    IMAGE_PROCESSING_STALLED = "ImageProcessingStalled"  # a response is overdue
+    UPLOAD_SUPERSEDED = "UploadSuperseded"  # a newer upload replaced the object before a job read it
+    UPLOAD_EXPIRED = "UploadExpired"  # the upload window closed with nothing uploaded
+    EDIT_REQUESTED = "EditRequested"
+    EDIT_COMPLETED = "EditCompleted"
+    EDIT_REJECTED = "EditRejected"
+    EDIT_FAILED = "EditFailed"
+
+
+@dataclass(frozen=True)
+class Job:
+    """Work every upload gets: a function that answers ``ImageUploaded`` with ``response``."""
+
+    name: str  # in metrics (dimension ``job``), in rejections and failures (``data.job``)
+    function: str  # template.yaml's logical id of the function that runs it; also its producer name
+    response: EventType
+    # Fed through its own SQS queue in batches (a slow, heavy job) instead of invoked by its rule.
+    queued: bool = False
+
+
+JOBS: tuple[Job, ...] = (
+    Job("thumbnail", "ThumbnailFunction", EventType.THUMBNAIL_CREATED),
+    Job("renditions", "RenditionWorker", EventType.RENDITIONS_CREATED, queued=True),
+    Job("analysis", "AnalyzeFunction", EventType.IMAGE_ANALYZED),
+)
+
+# What a job answers instead of its response when the upload cannot be processed.
+JOB_OUTCOMES: frozenset[EventType] = frozenset(
+    {EventType.IMAGE_REJECTED, EventType.IMAGE_PROCESSING_FAILED, EventType.UPLOAD_SUPERSEDED}
+)
+
+
+@dataclass(frozen=True)
+class Producer:
+    """A name events are published under (``metadata.producer``) and the function that does it."""
+
+    name: str
+    function: str  # template.yaml's logical id: its role may put exactly ``publishes`` on the app bus
+    publishes: frozenset[EventType]
+    # False: the producer records its events in the image log itself instead of putting them on
+    # the bus (the API's requests), so its role needs no events:PutEvents.
+    on_bus: bool = True
+
+
+PRODUCERS: tuple[Producer, ...] = (
+    *(Producer(job.function, job.function, frozenset({job.response}) | JOB_OUTCOMES) for job in JOBS),
+    Producer("IntakeFunction", "IntakeFunction", frozenset({EventType.IMAGE_UPLOADED})),
+    Producer(
+        "ApiFunction",
+        "ApiFunction",
+        frozenset({EventType.UPLOAD_REQUESTED, EventType.EDIT_REQUESTED}),
+        on_bus=False,
+    ),
+    Producer(
+        "StallSweeper",
+        "StallSweeperFunction",
+        frozenset({EventType.IMAGE_PROCESSING_STALLED, EventType.UPLOAD_EXPIRED}),
+    ),
+    # The EditWorkflow's last step publishes the edit's outcome in the workflow's name.
+    Producer(
+        "EditWorkflow",
+        "EditPublishFunction",
+        frozenset({EventType.EDIT_COMPLETED, EventType.EDIT_REJECTED, EventType.EDIT_FAILED}),
+    ),
+)
+
+# Each event type's contract version, as producers publish it today (``metadata.schemaVersion``
+# absent means 1); its schema is ``contracts/schemas/<type>.v<version>.json``.
+VERSIONS: Mapping[EventType, int] = dict.fromkeys(EventType, 1)
+
+# request -> the responses it expects (an upload: one per job)
+PAIRINGS: Mapping[EventType, frozenset[EventType]] = {
+    EventType.IMAGE_UPLOADED: frozenset(job.response for job in JOBS),
+    EventType.EDIT_REQUESTED: frozenset({EventType.EDIT_COMPLETED}),
+}
+
+
+def owners(event_type: EventType) -> frozenset[str]:
+    """The producer names that may publish ``event_type``."""
+    return frozenset(p.name for p in PRODUCERS if event_type in p.publishes)
+
+
+def producer(name: str) -> Producer:
+    found = next((p for p in PRODUCERS if p.name == name), None)
+    if found is None:
+        raise KeyError(f"no producer {name!r} in the catalogue")
+    return found
+
+
+def job(name: str) -> Job:
+    found = next((j for j in JOBS if j.name == name), None)
+    if found is None:
+        raise KeyError(f"no job {name!r} in the catalogue")
+    return found
+
+
+def job_answering(response: EventType) -> Job | None:
+    return next((j for j in JOBS if j.response is response), None)
+
+
+def job_names() -> tuple[str, ...]:
+    return tuple(j.name for j in JOBS)
