@@ -140,10 +140,12 @@ build-app-local: $(DEV_READY) $(SAM_READY)
 	$(call finish_layers,$(LOCAL_BUILD_DIR))
 	@if [ -f $(LOCAL_BUILD_DIR).samconfig.toml ]; then mv $(LOCAL_BUILD_DIR).samconfig.toml $(LOCAL_BUILD_DIR)/samconfig.toml; fi
 
-# One build and cache directory per template, so each rebuilds only what changed.
+# One build and cache directory per template, so each rebuilds only what changed. (samconfig.toml,
+# which turns on the LanguageExtensions transform's Fn::ForEach for the app, is not read for a
+# template in another folder: these commands say it themselves.)
 build-part-%: $(DEV_READY) $(SAM_READY)
 	$(SAM) build --template-file $($*_TEMPLATE) --build-dir .aws-sam/local-$* --cache-dir .aws-sam/cache/local-$* \
-		--cached --parallel --parameter-overrides $(PART_PARAMS)
+		--cached --parallel --language-extensions --parameter-overrides $(PART_PARAMS)
 	$(call finish_layers,.aws-sam/local-$*)
 
 # The hub, then its consumers, then the app (with the pipeline's own package and deploy steps).
@@ -161,7 +163,7 @@ deploy-consumer-%:
 
 define deploy_part
 	$(LOCAL_AWS) $(SAM) deploy --template-file .aws-sam/local-$(1)/template.yaml --stack-name $(HUB_STACKS)-$(1) \
-		--capabilities CAPABILITY_IAM --resolve-s3 --no-confirm-changeset --no-fail-on-empty-changeset \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --language-extensions --resolve-s3 --no-confirm-changeset --no-fail-on-empty-changeset \
 		--no-progressbar --parameter-overrides $(2)
 endef
 
