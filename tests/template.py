@@ -19,7 +19,14 @@ from cfnlint.decode import cfn_yaml
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION = "AWS::Serverless::Function"
 APP = "template.yaml"
-HUB_TEMPLATES = ("hub/template.yaml", "consumers/aggregates/template.yaml", "consumers/history/template.yaml")
+HUB = "hub/template.yaml"
+# Every consumer is a folder of its own under consumers/ (a new one needs no edit here).
+CONSUMERS = tuple(
+    f"consumers/{folder.name}/template.yaml"
+    for folder in sorted((ROOT / "consumers").iterdir())
+    if (folder / "template.yaml").is_file()
+)
+HUB_TEMPLATES = (HUB, *CONSUMERS)
 
 
 @cache

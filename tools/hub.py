@@ -1,5 +1,5 @@
 """The event hub's consumers as a client sees them: daily aggregates through the GraphQL API
-(consumer B) and report queries over the archive through Athena (consumer C).
+(the aggregates consumer) and report queries over the archive through Athena (the history consumer).
 
     python -m tools.hub aggregates [--date YYYY-MM-DD]
 """
@@ -42,7 +42,7 @@ def today() -> str:
 
 @dataclass
 class Aggregates:
-    """Consumer B's GraphQL API, signed with SigV4 as any IAM client signs (its default auth)."""
+    """The aggregates consumer's GraphQL API, signed with SigV4 as any IAM client signs (its default auth)."""
 
     stack: Stack
 
@@ -72,7 +72,7 @@ class Aggregates:
 
 @dataclass
 class Archive:
-    """Consumer C's Athena workgroup and Glue table; queries are the files in QUERIES."""
+    """The history consumer's Athena workgroup and Glue table; queries are the files in QUERIES."""
 
     stack: Stack
 
@@ -142,7 +142,7 @@ def quarantined(hub: Stack, image_ids: set[str]) -> list[dict[str, Any]]:
 
 @dataclass
 class RunCheck:
-    """What `make run` shows of the hub: the aggregates this run added (read through consumer B's
+    """What `make run` shows of the hub: the aggregates this run added (read through the aggregates consumer's
     API, else its table) and this run's images as the archive's Athena query returns them."""
 
     aggregates: Aggregates
@@ -207,7 +207,7 @@ class RunCheck:
 
 
 def local_consumers(engine: LocalEngine | None = None) -> tuple[Aggregates, Archive, Stack]:
-    """Consumer B, consumer C and the hub of the local one-account deployment."""
+    """The aggregates consumer, the history consumer and the hub of the local one-account deployment."""
     engine = engine or LocalEngine()
     os.environ.update(engine.client_env())
     base = HUB_STACKS

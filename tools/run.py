@@ -1,8 +1,8 @@
 """`make run`: send images through the deployed local stack the way a client would.
 
 POST /images -> presigned upload -> poll GET /images/{id} until final -> GET .../trace, then a
-result table; then what the event hub made of them: the aggregates this run added (consumer B's
-GraphQL API) and the run's images in the archive (an Athena query, consumer C). Writes
+result table; then what the event hub made of them: the aggregates this run added (the aggregates consumer's
+GraphQL API) and the run's images in the archive (an Athena query, the history consumer). Writes
 out/results.json (``images``, ``aggregates``, ``archive``) and out/report.html.
 
     python -m tools.run --images events/images [--expect complete]

@@ -31,12 +31,11 @@ def _stalled_counts(stack: Stack, since: datetime) -> list[float]:
 
 def test_a_missing_response_ends_stalled_with_event_and_metric(client: PipelineClient, stack: Stack) -> None:
     events = boto3.client("events")
-    rule = stack.physical_id("ImageUploadedRule")
-    targets = events.list_targets_by_rule(Rule=rule)["Targets"]
-    analyzer = [t for t in targets if t["Id"] == "analyze"]
-    assert analyzer, targets
+    rule = stack.physical_id("AnalyzeFunctionUploaded")  # the analysis job's own rule (SAM names it)
+    analyzer = events.list_targets_by_rule(Rule=rule)["Targets"]
+    assert analyzer
     started = datetime.now(UTC)
-    events.remove_targets(Rule=rule, Ids=["analyze"])  # the analyzer is "down"
+    events.remove_targets(Rule=rule, Ids=[t["Id"] for t in analyzer])  # the analyzer is "down"
     try:
         # Given an upload the analyzer never hears about
         image_id = upload_image(client, _jpeg(), "lonely.jpg", "image/jpeg")

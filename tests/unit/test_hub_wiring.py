@@ -26,8 +26,7 @@ from tests import template
 from tests.conftest import load_event
 from tests.template import ROOT, Deployed, referenced
 
-APP, HUB = template.APP, "hub/template.yaml"
-CONSUMERS = tuple(f"consumers/{p.name}/template.yaml" for p in sorted((ROOT / "consumers").iterdir()) if p.is_dir())
+APP, HUB, CONSUMERS = template.APP, template.HUB, template.CONSUMERS
 CENTRAL = "arn:aws:events:us-east-1:123456789012:event-bus/hub-central"
 PRODUCERS = Producers.parse("image-pipeline", "", home="123456789012")  # the sample events' account
 Bus = tuple[str, str]

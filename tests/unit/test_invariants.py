@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from image_pipeline import catalogue
-from tests.template import ACCOUNT, APP, ROOT, Deployed, referenced
+from tests.template import ACCOUNT, APP, CONSUMERS, HUB, ROOT, Deployed, referenced
 
-HUB, AGGREGATES, HISTORY = "hub/template.yaml", "consumers/aggregates/template.yaml", "consumers/history/template.yaml"
 HUB_HERE = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/hub-central"
 HUB_ELSEWHERE = "arn:aws:events:us-east-1:222222222222:event-bus/hub-central"
 # Every way each template is deployed: alone on AWS, wired to other accounts, on the local engine.
@@ -32,17 +31,17 @@ SCENARIOS: dict[str, list[dict[str, str]]] = {
         {"ProducerAccounts": "image-pipeline=111111111111", "ConsumerAccountIds": "333333333333,444444444444"},
         {"LocalEmulator": "true"},
     ],
-    AGGREGATES: [
-        {"HubBusArn": HUB_HERE},
-        {"HubBusArn": HUB_ELSEWHERE, "DashboardKeyExpiresAt": "1893456000"},
-        {"HubBusArn": HUB_HERE, "LocalEmulator": "true"},
-    ],
-    HISTORY: [
-        {"HubBusArn": HUB_HERE},
-        {"HubBusArn": HUB_ELSEWHERE},
-        {"HubBusArn": HUB_HERE, "LocalEmulator": "true"},
-    ],
+    **{
+        consumer: [
+            {"HubBusArn": HUB_HERE},
+            {"HubBusArn": HUB_ELSEWHERE},
+            {"HubBusArn": HUB_HERE, "LocalEmulator": "true"},
+        ]
+        for consumer in CONSUMERS
+    },
 }
+# A consumer's own optional parameters, when it has them.
+SCENARIOS["consumers/aggregates/template.yaml"][1]["DashboardKeyExpiresAt"] = "1893456000"
 DEPLOYMENTS = [Deployed.of(path, **parameters) for path, sets in SCENARIOS.items() for parameters in sets]
 # Tables that hold no user data: markers that make work happen once, and expire by themselves.
 EPHEMERAL_TABLES = {
