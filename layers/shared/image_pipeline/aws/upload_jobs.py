@@ -1,5 +1,6 @@
 """The image functions' AWS wiring: real adapters from settings, and idempotency per upload."""
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -9,10 +10,12 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from image_pipeline import catalogue
 from image_pipeline.aws.eventbridge import EventBridgePublisher
 from image_pipeline.aws.observability import measured
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.catalogue import Job
+from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.imaging import ImageLimits
 from image_pipeline.processing import UploadResponder
 from image_pipeline.settings import ProcessorSettings
@@ -20,6 +23,8 @@ from image_pipeline.uploads import UploadedObject, parse_uploads
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # One upload = one object version: a duplicate delivery of it does no duplicate work.
 UPLOAD_IDENTITY = "[bucket, key, sequencer]"
@@ -78,3 +83,33 @@ def answer_uploads(
         logger.info("answering upload %s", upload.upload_id, extra={"key": upload.key})
         results.append(job(upload, responder))
     return {"results": results, "ignored": ignored}
+
+
+class JobRunner:
+    """A job of the catalogue as its function runs it: once per upload, answering with the job's
+    response (or a rejection, a failure, a supersession), with AWS adapters made at first use.
+    Tests pass their own responder."""
+
+    def __init__(self, name: str, settings: ProcessorSettings, logger: Logger) -> None:
+        self.job = catalogue.job(name)
+        self.settings = settings
+        self.logger = logger
+        self.idempotent = IdempotentJob(self.job, settings.idempotency_table)
+
+    @cached_property
+    def aws_responder(self) -> UploadResponder:
+        return upload_responder(self.settings, producer=self.job.function)
+
+    def run(self, event: Any, responder: UploadResponder | None = None) -> dict[str, Any]:
+        """Answer every upload the S3 event announces (raises UnsupportedEvent for anything else)."""
+        return answer_uploads(event, self.job.function, self.idempotent, responder or self.aws_responder, self.logger)
+
+    def answer(self, event: Any, context: "LambdaContext", responder: UploadResponder | None = None) -> dict[str, Any]:
+        """A direct invocation: any event a function of a job can be sent gets an answer, never a
+        traceback (what it expected and what it got, for anything but an S3 event)."""
+        self.idempotent.config.register_lambda_context(context)
+        try:
+            return self.run(event, responder)
+        except UnsupportedEvent as exc:
+            self.logger.error(str(exc))
+            return exc.result()
