@@ -55,9 +55,9 @@ ARTIFACTS = $(if $(ARTIFACTS_BUCKET),--s3-bucket $(ARTIFACTS_BUCKET),--resolve-s
 # The event hub and its consumers (consumers/<name>/template.yaml): each its own template and
 # stack. With no account parameters they all deploy into the engine's one account, wired by stack
 # outputs -> parameters: the hub first, then each consumer (it subscribes on the hub's bus), then
-# the app (it forwards to the hub). A new consumer is its folder and its name in CONSUMERS.
+# the app (it forwards to the hub). A new consumer is its folder, found here by its template.
 HUB_STACKS := image-pipeline-local
-CONSUMERS := aggregates history
+CONSUMERS := $(sort $(patsubst consumers/%/template.yaml,%,$(wildcard consumers/*/template.yaml)))
 HUB_PARTS := hub $(CONSUMERS)
 hub_TEMPLATE := hub/template.yaml
 $(foreach c,$(CONSUMERS),$(eval $(c)_TEMPLATE := consumers/$(c)/template.yaml))

@@ -6,19 +6,11 @@ from types import ModuleType
 import pytest
 
 from image_pipeline import catalogue
-from image_pipeline.settings import Settings
+from image_pipeline.settings import ImagingSettings, Settings
 from tests import template
 
 # Variables Powertools reads by itself (not the function's settings).
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
-IMAGE_FUNCTIONS = {
-    "ThumbnailFunction",
-    "RenditionWorker",
-    "AnalyzeFunction",
-    "EditCropFunction",
-    "EditFilterFunction",
-    "EditCompressFunction",
-}
 
 
 @pytest.mark.parametrize("logical_id", template.function_ids())
@@ -41,15 +33,18 @@ def test_environment_values_are_strings_as_cloudformation_passes_them() -> None:
             assert isinstance(value, (str, dict)), f"{logical_id}.{name}: quote {value!r}"
 
 
-def test_every_function_runs_python313_with_a_timeout_and_the_shared_layer_and_only_image_functions_pillow() -> None:
-    for logical_id in template.function_ids():
-        properties = template.function_properties(logical_id)
-        assert properties["Runtime"] == "python3.13"
-        assert properties["Timeout"] > 0
-        assert properties["MemorySize"] >= 128
-        assert {"Ref": "SharedLayer"} in properties["Layers"]
-        uses_pillow = {"Ref": "PillowLayer"} in properties["Layers"]
-        assert uses_pillow == (logical_id in IMAGE_FUNCTIONS), logical_id
+@pytest.mark.parametrize("logical_id", template.function_ids())
+def test_every_function_runs_python313_with_the_shared_layer_and_pillow_exactly_where_it_decodes(
+    logical_id: str, load_handler: Callable[..., ModuleType], aws: object
+) -> None:
+    properties = template.function_properties(logical_id)
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Timeout"] > 0
+    assert properties["MemorySize"] >= 128
+    assert {"Ref": "SharedLayer"} in properties["Layers"]
+    # a function that decodes images reads the decoding limits; only it pays for the Pillow layer
+    decodes = isinstance(load_handler(logical_id).settings, ImagingSettings)
+    assert ({"Ref": "PillowLayer"} in properties["Layers"]) == decodes, logical_id
 
 
 def test_a_queued_job_takes_one_image_per_invocation_with_a_bounded_concurrency() -> None:

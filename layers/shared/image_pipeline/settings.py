@@ -46,7 +46,7 @@ class _Tracking(Settings):
         return timedelta(seconds=self.stall_timeout_seconds)
 
 
-class _Imaging(Settings):
+class ImagingSettings(Settings):
     """The functions that decode images: the bucket they read and the limits they decode under."""
 
     images_bucket: str
@@ -55,7 +55,7 @@ class _Imaging(Settings):
     max_animation_frames: int = Field(gt=0)
 
 
-class ProcessorSettings(_Imaging):
+class ProcessorSettings(ImagingSettings):
     """The image functions that answer an upload (thumbnail, renditions, analysis)."""
 
     app_bus_name: str
@@ -90,7 +90,7 @@ class ApiSettings(_Tracking):
     edit_workflow_arn: str = Field(min_length=1)
 
 
-class EditStepSettings(_Imaging):
+class EditStepSettings(ImagingSettings):
     """The EditWorkflow's image steps (crop, filter, compress)."""
 
 
