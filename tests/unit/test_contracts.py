@@ -17,7 +17,7 @@ from PIL import Image
 from image_pipeline import contracts
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.catalogue import JOBS, Job
-from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline.events import EventMetadata, EventType, PipelineEvent
 from image_pipeline.imaging import ImageLimits
 from image_pipeline.intake import Intake
 from image_pipeline.processing import UploadResponder
@@ -161,3 +161,18 @@ def test_the_intake_sweeper_and_api_events_keep_their_contracts() -> None:
 def test_the_readme_table_of_events_is_generated_from_the_registry() -> None:
     readme = (ROOT / "README.md").read_text()
     assert markdown_table() in readme, "regenerate it: python -m tools.schemas table"
+
+
+def test_the_envelope_requires_every_field_the_code_needs_to_read_an_event() -> None:
+    # An event the hub lets through must be one every consumer's code can read: what the envelope
+    # model cannot do without, the schema must require (else a valid.* event breaks its readers).
+    envelope = json.loads((contracts.SCHEMAS / contracts.ENVELOPE).read_text())
+    needed = {field.alias for field in EventMetadata.model_fields.values() if field.is_required()}
+    assert needed
+    assert needed <= set(envelope["properties"]["metadata"]["required"])
+    assert {"metadata", "data"} <= set(envelope["required"])
+    for field in needed:
+        detail = copy.deepcopy(load_event("app-thumbnail-created.json")["detail"])
+        del detail["metadata"][field]
+        with pytest.raises(contracts.ContractViolation):
+            contracts.validate("ThumbnailCreated", detail)

@@ -92,7 +92,14 @@ def test_a_new_job_and_a_new_consumer_take_what_the_readme_says_and_pass_every_c
         *sorted(str(p.relative_to(copy)) for p in copy.glob("consumers/*/template.yaml")),
     ]
     linted = _run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--append-rules", "cfn_lint_serverless.rules", "--", *templates], copy
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--append-rules",
+            "cfn_lint_serverless.rules",
+            "--",
+            *templates,
+        ],
+        copy,
     )
     assert linted.returncode == 0, linted.stdout[-3000:]
     checked = _run([sys.executable, "-m", "pytest", *SUITES, "-q", "-p", "no:cacheprovider"], copy)

@@ -5,7 +5,7 @@ end in the quarantine with their reason, and a valid.* event is never republishe
 import copy
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -15,10 +15,11 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from image_pipeline.aws.hub import DynamoRepublishLog, EventBridgeRepublisher, RepublishFailed, SqsQuarantine
+from image_pipeline.hub.settings import ValidatorSettings
 from image_pipeline.hub.validation import Producers, Republish, triage, validate_and_republish
 from tests import template
 from tests.conftest import load_event
-from tests.template import physical_name
+from tests.template import Deployed, physical_name
 
 HUB = "hub/template.yaml"
 PRODUCERS = Producers.parse("image-pipeline", "", home="123456789012")  # the sample events' account
@@ -241,3 +242,55 @@ def test_the_validator_counts_invalid_events_for_the_alarm(
     assert alarm["Namespace"] == emitted["_aws"]["CloudWatchMetrics"][0]["Namespace"]
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["Threshold"] == 0
+
+
+def test_the_republish_log_asks_again_for_the_keys_dynamodb_left_unprocessed() -> None:
+    # BatchGetItem may answer part of a request and hand back the rest as UnprocessedKeys (throttling,
+    # 16 MB): a key it left out is still "seen" only if asked again, or the event goes out twice.
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    log = DynamoRepublishLog("republished", remember_for=REMEMBER, client=client)
+    ask = {
+        "Keys": [{"eventId": {"S": "a"}}, {"eventId": {"S": "b"}}],
+        "ConsistentRead": True,
+        "ProjectionExpression": "eventId",
+    }
+    with Stubber(client) as stub:
+        stub.add_response(
+            "batch_get_item",
+            {
+                "Responses": {"republished": [{"eventId": {"S": "a"}}]},
+                "UnprocessedKeys": {"republished": {**ask, "Keys": [{"eventId": {"S": "b"}}]}},
+            },
+            {"RequestItems": {"republished": ask}},
+        )
+        stub.add_response(
+            "batch_get_item",
+            {"Responses": {"republished": [{"eventId": {"S": "b"}}]}, "UnprocessedKeys": {}},
+            {"RequestItems": {"republished": {**ask, "Keys": [{"eventId": {"S": "b"}}]}}},
+        )
+        assert log.seen(["b", "a"]) == {"a", "b"}
+        stub.assert_no_pending_responses()
+
+
+def test_a_replay_of_any_archived_window_republishes_nothing_twice(hub: SimpleNamespace) -> None:
+    # The archive keeps producer events ReplayDays; Validator must remember what it republished
+    # longer than that, or a replay of an old window sends those events out again.
+    deployed = Deployed.of(HUB)
+    archive_days = int(deployed.properties("CentralBusArchive")["RetentionDays"])
+    environment = deployed.properties("Validator")["Environment"]["Variables"]
+    settings = ValidatorSettings.from_env(
+        {
+            **{k: str(v) for k, v in environment.items() if isinstance(v, (str, int))},
+            "CENTRAL_BUS_NAME": "b",
+            "QUARANTINE_QUEUE_URL": "q",
+            "REPUBLISHED_TABLE": hub.table,
+            "PRODUCER_SOURCES": "image-pipeline",
+            "HUB_ACCOUNT_ID": "123456789012",
+        }
+    )
+    assert settings.replay_days == archive_days
+    log = DynamoRepublishLog(hub.table, remember_for=settings.republished_for)
+    before = datetime.now(UTC)
+    log.mark(["e1"])
+    item = boto3.client("dynamodb").get_item(TableName=hub.table, Key={"eventId": {"S": "e1"}})["Item"]
+    assert int(item["expiresAt"]["N"]) > (before + timedelta(days=archive_days)).timestamp()

@@ -226,7 +226,8 @@ def test_log_lists_open_images_past_their_deadline(images: ImageLog) -> None:
     images.set_deadline(IMAGE, T0 + timedelta(seconds=10))
     images.set_deadline(other, T0 + timedelta(seconds=20))
     assert images.overdue(T0 + timedelta(seconds=5)) == []
-    assert images.overdue(T0 + timedelta(seconds=10)) == [IMAGE]
+    assert images.overdue(T0 + timedelta(seconds=10) - timedelta(milliseconds=1)) == []  # a moment before
+    assert images.overdue(T0 + timedelta(seconds=10)) == [IMAGE]  # at its deadline
     assert sorted(images.overdue(T0 + timedelta(seconds=30))) == sorted([IMAGE, other])
     images.set_deadline(IMAGE, None)
     images.set_deadline("e" * 32, None)  # closing an image that was never open is fine

@@ -13,8 +13,9 @@ import pytest
 from image_pipeline import contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline.tracker import record_event, sweep_overdue
 from tests.conftest import load_event
-from tests.fakes import RecordingPublisher
+from tests.fakes import InMemoryImageLog, RecordingPublisher
 
 IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"
 
@@ -239,3 +240,25 @@ def test_an_event_from_a_producer_that_does_not_own_its_type_is_refused(
     assert "ThumbnailCreated comes only from ThumbnailFunction" in result["reason"]
     # while the same event from its owner is recorded
     assert tracker(_response(EventType.THUMBNAIL_CREATED, datetime.now(UTC)))["recorded"] is True
+
+
+@pytest.mark.parametrize(
+    ("after_deadline", "stalled"),
+    [(-timedelta(milliseconds=1), False), (timedelta(0), True), (timedelta(milliseconds=1), True)],
+    ids=["a-moment-before", "at-the-deadline", "a-moment-after"],
+)
+def test_an_upload_is_stalled_from_its_deadline_on_and_not_a_moment_before(
+    after_deadline: timedelta, stalled: bool
+) -> None:
+    # Given an upload that only its thumbnail answered, with a 30 s stall timeout
+    images, publisher, timeout = InMemoryImageLog(), RecordingPublisher(), timedelta(seconds=30)
+    uploaded = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    for event in (_uploaded_at(uploaded), _response(EventType.THUMBNAIL_CREATED, uploaded + timedelta(seconds=1))):
+        record_event(PipelineEvent.from_eventbridge(event), images, timeout)
+    # When the sweeper looks around its deadline
+    swept = sweep_overdue(
+        images, publisher, now=uploaded + timeout + after_deadline, stall_timeout=timeout, producer="StallSweeper"
+    )
+    # Then it reports the stall from the deadline on, and nothing a moment before it
+    assert bool(swept.stalled) is stalled
+    assert len(publisher.published) == int(stalled)
