@@ -230,7 +230,8 @@ def _hub(hub: dict[str, Any]) -> str:
     verdict = "matches the run" if archive["matches"] else "does not match the run"
     return (
         f"<section class=card><div><h2>Event hub</h2><p class=muted>aggregates for {escape(aggregates['date'])}"
-        f" (the aggregates consumer) and the archive's Athena query (the history consumer)</p></div><div>{_kv_table(rows)}"
+        f" (the aggregates consumer) and the archive's Athena query (the history consumer)</p></div>"
+        f"<div>{_kv_table(rows)}"
         f"<p class=muted>archive: {escape(archive['query'])} - "
         f"{verdict}</p>{_kv_table(archived)}</div></section>"
     )
