@@ -23,6 +23,7 @@ from image_pipeline.intake import Intake
 from image_pipeline.processing import UploadResponder
 from image_pipeline.tracker import sweep_overdue
 from image_pipeline.uploads import UploadedObject, parse_uploads
+from tests import samples
 from tests.conftest import load_event
 from tests.fakes import InMemoryImageLog, InMemoryObjectStore, RecordingPublisher
 from tests.template import ROOT
@@ -176,3 +177,9 @@ def test_the_envelope_requires_every_field_the_code_needs_to_read_an_event() -> 
         del detail["metadata"][field]
         with pytest.raises(contracts.ContractViolation):
             contracts.validate("ThumbnailCreated", detail)
+
+
+@pytest.mark.parametrize("event_type", list(EventType), ids=str)
+def test_every_event_type_of_the_catalogue_has_a_schema_and_a_sample_that_keeps_it(event_type: EventType) -> None:
+    sample = samples.event(event_type)
+    assert str(contracts.validate(event_type.value, sample.detail())) == f"{event_type.value} v1"

@@ -10,10 +10,11 @@ from unittest import mock
 
 import pytest
 
-from image_pipeline import contracts
+from image_pipeline import catalogue, contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.tracker import record_event, sweep_overdue
+from tests import samples
 from tests.conftest import load_event
 from tests.fakes import InMemoryImageLog, RecordingPublisher
 
@@ -40,20 +41,15 @@ UPLOAD = f"{IMAGE}@0A1B2C3D4E5F678901"
 
 def _uploaded_at(moment: datetime, sequencer: str = "0A1B2C3D4E5F678901") -> dict[str, Any]:
     """ImageUploaded as IntakeFunction announces it on the app bus."""
-    uploaded = PipelineEvent.new(
-        EventType.IMAGE_UPLOADED,
-        image_id=IMAGE,
-        producer="IntakeFunction",
-        event_id=f"{IMAGE}@{sequencer}",
-        occurred_at=moment,
-        data={"key": f"uploads/{IMAGE}.jpg", "version": sequencer, "sequencer": sequencer},
+    uploaded = samples.event(
+        EventType.IMAGE_UPLOADED, event_id=f"{IMAGE}@{sequencer}", at=moment, version=sequencer, sequencer=sequencer
     )
     return _bus_event(uploaded)
 
 
 def _response(kind: EventType, at: datetime, upload: str = UPLOAD) -> dict[str, Any]:
-    producer = min(contracts.OWNERS[kind.value])  # the tracker takes each type only from its owner
-    return _bus_event(PipelineEvent.new(kind, image_id=IMAGE, producer=producer, causation_id=upload, occurred_at=at))
+    """An answer as its owner publishes it (the tracker takes each type only from its owner)."""
+    return _bus_event(samples.event(kind, causation_id=upload, at=at))
 
 
 @pytest.fixture
@@ -71,18 +67,17 @@ def tracker(aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambd
 def test_the_upload_and_its_responses_complete_the_image(tracker: Any) -> None:
     now = datetime.now(UTC)
     assert tracker(_uploaded_at(now))["status"] == "PROCESSING"
-    assert tracker(load_event("app-thumbnail-created.json"))["missing"] == [
-        "ImageAnalyzed",
-        "RenditionsCreated",
-    ]
-    tracker(_response(EventType.RENDITIONS_CREATED, now))
-    summary = tracker(_response(EventType.IMAGE_ANALYZED, now))
+    awaited = sorted(job.response.value for job in catalogue.JOBS)
+    for answered, job in enumerate(catalogue.JOBS, start=1):
+        summary = tracker(_response(job.response, now + timedelta(milliseconds=answered)))
+        assert summary["missing"] == sorted(set(awaited) - {j.response.value for j in catalogue.JOBS[:answered]})
     assert summary == {
         "recorded": True,
         "imageId": IMAGE,
-        "event": "ImageAnalyzed",
+        "event": catalogue.JOBS[-1].response.value,
         "status": "COMPLETE",
         "missing": [],
+        "announced": 2,  # PROCESSING was version 1
     }
 
 
@@ -254,7 +249,7 @@ def test_an_upload_is_stalled_from_its_deadline_on_and_not_a_moment_before(
     images, publisher, timeout = InMemoryImageLog(), RecordingPublisher(), timedelta(seconds=30)
     uploaded = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     for event in (_uploaded_at(uploaded), _response(EventType.THUMBNAIL_CREATED, uploaded + timedelta(seconds=1))):
-        record_event(PipelineEvent.from_eventbridge(event), images, timeout)
+        record_event(PipelineEvent.from_eventbridge(event), images, timeout, RecordingPublisher(), now=uploaded)
     # When the sweeper looks around its deadline
     swept = sweep_overdue(
         images, publisher, now=uploaded + timeout + after_deadline, stall_timeout=timeout, producer="StallSweeper"
@@ -262,3 +257,132 @@ def test_an_upload_is_stalled_from_its_deadline_on_and_not_a_moment_before(
     # Then it reports the stall from the deadline on, and nothing a moment before it
     assert bool(swept.stalled) is stalled
     assert len(publisher.published) == int(stalled)
+
+
+# ---------------------------------------------------------------- the one verdict, announced
+TIMEOUT = timedelta(seconds=30)
+
+
+def _record(images: InMemoryImageLog, publisher: RecordingPublisher, *events: dict[str, Any]) -> None:
+    for event in events:
+        received = PipelineEvent.from_eventbridge(event)
+        record_event(received, images, TIMEOUT, publisher, now=received.occurred_at + timedelta(milliseconds=5))
+
+
+def _announced(publisher: RecordingPublisher) -> list[tuple[int, str, str | None]]:
+    return [(e.data["version"], e.data["status"], e.data["previous"]) for e in publisher.published]
+
+
+def test_every_status_change_is_announced_once_in_versions_that_only_grow() -> None:
+    images, publisher = InMemoryImageLog(), RecordingPublisher()
+    uploaded = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    answers = [_response(job.response, uploaded + timedelta(seconds=2)) for job in catalogue.JOBS]
+    # Given an upload and every answer, one of them delivered twice
+    _record(images, publisher, _uploaded_at(uploaded), *answers, answers[0])
+    # Then PROCESSING, then COMPLETE: two announcements, the duplicate changed nothing
+    assert _announced(publisher) == [(1, "PROCESSING", None), (2, "COMPLETE", "PROCESSING")]
+    complete = publisher.published[-1]
+    assert complete.data["final"] is True
+    assert complete.data["latencyMs"] == 2000  # the one latency: upload -> the answer that completed it
+    assert complete.data["upload"]["version"] == "0A1B2C3D4E5F678901"
+    assert complete.event_id == f"status:{IMAGE}:2"
+    contracts.validate(complete.type.value, complete.detail())
+
+
+def test_a_re_upload_after_a_rejection_moves_the_image_on_and_says_from_where() -> None:
+    images, publisher = InMemoryImageLog(), RecordingPublisher()
+    first = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    rejected = _response(EventType.IMAGE_REJECTED, first + timedelta(seconds=1))
+    _record(images, publisher, _uploaded_at(first), rejected)
+    later = first + timedelta(minutes=5)
+    second = f"{IMAGE}@0B0000000000000001"
+    _record(
+        images,
+        publisher,
+        _uploaded_at(later, sequencer="0B0000000000000001"),
+        *(_response(job.response, later + timedelta(seconds=3), upload=second) for job in catalogue.JOBS),
+    )
+    assert _announced(publisher) == [
+        (1, "PROCESSING", None),
+        (2, "REJECTED", "PROCESSING"),
+        (3, "PROCESSING", "REJECTED"),
+        (4, "COMPLETE", "PROCESSING"),
+    ]
+    assert publisher.published[1].data["reasonCode"] == "truncated"
+    assert publisher.published[-1].data["latencyMs"] == 3000
+
+
+class _Interrupted(InMemoryImageLog):
+    """An image log where another tracker stores a status first, once: a lost race."""
+
+    def __init__(self, rival: PipelineEvent) -> None:
+        super().__init__()
+        self.rival: PipelineEvent | None = rival
+
+    def announce(self, change: PipelineEvent, *, replaces: int) -> bool:
+        if self.rival is not None:
+            rival, self.rival = self.rival, None
+            super().announce(rival, replaces=replaces)
+            return False
+        return super().announce(change, replaces=replaces)
+
+
+def test_two_answers_racing_for_one_image_never_announce_the_same_version_twice() -> None:
+    uploaded = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    rival = samples.event(
+        EventType.IMAGE_STATUS_CHANGED,
+        event_id=f"status:{IMAGE}:1",
+        status="PROCESSING",
+        previous=None,
+        version=1,
+        final=False,
+        latencyMs=None,
+    )
+    images, publisher = _Interrupted(rival), RecordingPublisher()
+    _record(images, publisher, _uploaded_at(uploaded))
+    # Then the loser re-reads, finds the rival's PROCESSING stored as version 1, and says nothing
+    # new: it only sends that one on (unpublished as yet), under the version's own event id
+    assert [e.event_id for e in publisher.published] == [f"status:{IMAGE}:1"]
+    announcement = images.announcement(IMAGE)
+    assert announcement is not None
+    assert (announcement.version, announcement.published) == (1, True)
+
+
+class _FailingOnce(RecordingPublisher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def publish(self, events: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the bus did not answer")
+        super().publish(events)
+
+
+def test_a_status_stored_but_not_published_goes_out_when_the_event_is_retried() -> None:
+    images, publisher = InMemoryImageLog(), _FailingOnce()
+    upload = _uploaded_at(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    # Given the first delivery stored PROCESSING but could not publish it (Lambda then retries)
+    with pytest.raises(ConnectionError):
+        _record(images, publisher, upload)
+    # When the event comes again, then the stored change goes out, once, under its own id
+    _record(images, publisher, upload)
+    assert _announced(publisher) == [(1, "PROCESSING", None)]
+    _record(images, publisher, upload)
+    assert len(publisher.published) == 1
+
+
+def test_a_forged_answer_with_a_broken_body_is_refused_and_changes_nothing(tracker: Any) -> None:
+    now = datetime.now(UTC)
+    tracker(_uploaded_at(now))
+    # Given every answer, from its rightful producer, but with empty data (anyone allowed to put
+    # events on the app bus could send these)
+    for job in catalogue.JOBS:
+        forged = _response(job.response, now)
+        forged["detail"]["data"] = {}
+        result = tracker(forged)
+        # Then each is refused, saying what broke, and the image is still processing
+        assert result["recorded"] is False
+        assert result["reason"].startswith("schema_mismatch")
+    assert tracker(_uploaded_at(now))["status"] == "PROCESSING"

@@ -37,6 +37,26 @@ class EventType(StrEnum):
     EDIT_COMPLETED = "EditCompleted"
     EDIT_REJECTED = "EditRejected"
     EDIT_FAILED = "EditFailed"
+    # The tracker's verdict, published on every change: what every consumer applies, never re-derives.
+    IMAGE_STATUS_CHANGED = "ImageStatusChanged"
+
+
+class ImageStatus(StrEnum):
+    """What the tracker says of an image (of its latest upload); edits have statuses of their own."""
+
+    PENDING = "PENDING"  # upload URL issued, nothing uploaded yet
+    EXPIRED = "EXPIRED"  # the upload window closed with nothing uploaded
+    PROCESSING = "PROCESSING"  # uploaded; responses still due
+    COMPLETE = "COMPLETE"  # every expected response arrived
+    REJECTED = "REJECTED"  # the image itself is unacceptable (reason given); never retried
+    FAILED = "FAILED"  # processing could not happen (reason given)
+    STALLED = "STALLED"  # a response is overdue (ImageProcessingStalled names it); a late one still completes it
+
+
+# Nothing is awaited any more (a new upload to the same key starts over).
+FINAL: frozenset[ImageStatus] = frozenset(
+    {ImageStatus.COMPLETE, ImageStatus.REJECTED, ImageStatus.FAILED, ImageStatus.EXPIRED}
+)
 
 
 @dataclass(frozen=True)
@@ -69,20 +89,17 @@ class Producer:
     name: str
     function: str  # template.yaml's logical id: its role may put exactly ``publishes`` on the app bus
     publishes: frozenset[EventType]
-    # False: the producer records its events in the image log itself instead of putting them on
-    # the bus (the API's requests), so its role needs no events:PutEvents.
+    # False: the producer only records its events in the image log, never on the bus, so its role
+    # needs no events:PutEvents.
     on_bus: bool = True
 
 
 PRODUCERS: tuple[Producer, ...] = (
     *(Producer(job.function, job.function, frozenset({job.response}) | JOB_OUTCOMES) for job in JOBS),
     Producer("IntakeFunction", "IntakeFunction", frozenset({EventType.IMAGE_UPLOADED})),
-    Producer(
-        "ApiFunction",
-        "ApiFunction",
-        frozenset({EventType.UPLOAD_REQUESTED, EventType.EDIT_REQUESTED}),
-        on_bus=False,
-    ),
+    # The API records its requests in the image log itself (a GET right after the POST finds them)
+    # and puts them on the bus too, for the tracker's verdicts and the hub.
+    Producer("ApiFunction", "ApiFunction", frozenset({EventType.UPLOAD_REQUESTED, EventType.EDIT_REQUESTED})),
     Producer(
         "StallSweeper",
         "StallSweeperFunction",
@@ -94,6 +111,7 @@ PRODUCERS: tuple[Producer, ...] = (
         "EditPublishFunction",
         frozenset({EventType.EDIT_COMPLETED, EventType.EDIT_REJECTED, EventType.EDIT_FAILED}),
     ),
+    Producer("TrackerFunction", "TrackerFunction", frozenset({EventType.IMAGE_STATUS_CHANGED})),
 )
 
 # Each event type's contract version, as producers publish it today (``metadata.schemaVersion``

@@ -10,24 +10,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from image_pipeline.catalogue import PAIRINGS
+from image_pipeline.catalogue import FINAL, PAIRINGS, ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 
-
-class ImageStatus(StrEnum):
-    PENDING = "PENDING"  # upload URL issued, nothing uploaded yet
-    EXPIRED = "EXPIRED"  # the upload window closed with nothing uploaded
-    PROCESSING = "PROCESSING"  # uploaded; responses still due
-    COMPLETE = "COMPLETE"  # every expected response arrived
-    REJECTED = "REJECTED"  # the image itself is unacceptable (reason given); never retried
-    FAILED = "FAILED"  # processing could not happen (reason given)
-    STALLED = "STALLED"  # a response is overdue (ImageProcessingStalled names it)
-
-
-__all__ = ["PAIRINGS", "ImageState", "ImageStatus", "RequestState", "derive_state", "next_deadline", "trace", "waiting"]
 
 # events that close a request whatever is still missing
 CLOSING: Mapping[EventType, ImageStatus] = {

@@ -93,6 +93,19 @@ class ImageRecord:
 
 
 @dataclass(frozen=True)
+class Announcement:
+    """The image's latest status change as the tracker stored it, and whether it is out on the bus
+    yet (stored first, then published: a retry publishes what a crash left unpublished)."""
+
+    event: PipelineEvent  # an ImageStatusChanged
+    published: bool
+
+    @property
+    def version(self) -> int:
+        return int(self.event.data["version"])
+
+
+@dataclass(frozen=True)
 class ImagePage:
     images: list[ImageRecord]
     cursor: str | None  # pass back to get the next page; None on the last one
@@ -131,6 +144,19 @@ class ImageLog(ABC):
     @abstractmethod
     def overdue(self, now: datetime, limit: int = 1000) -> list[str]:
         """Ids of open images whose deadline is at or before ``now`` (every page, up to ``limit``)."""
+
+    @abstractmethod
+    def announcement(self, image_id: str) -> Announcement | None:
+        """The image's latest stored status change (None: none yet)."""
+
+    @abstractmethod
+    def announce(self, change: PipelineEvent, *, replaces: int) -> bool:
+        """Store the image's next status change (unpublished) if the stored one still has version
+        ``replaces`` (0: there is none); False when another writer stored one first."""
+
+    @abstractmethod
+    def mark_published(self, image_id: str, version: int) -> None:
+        """Note that the status change of this version is out on the bus."""
 
     @abstractmethod
     def claim(self, image_id: str, claim_id: str) -> bool:

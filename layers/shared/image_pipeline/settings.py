@@ -73,7 +73,8 @@ class IntakeSettings(Settings):
 
 
 class TrackerSettings(_Tracking):
-    pass
+    app_bus_name: str  # where it announces every status change
+    event_source: str
 
 
 class SweeperSettings(_Tracking):

@@ -1,5 +1,10 @@
-"""The tracker's two jobs: record each pipeline event against its image, and sweep overdue images
-(uploads whose responses never came: STALLED; upload URLs nobody used: EXPIRED)."""
+"""The tracker: the one place that decides an image's status, and says so on the bus.
+
+It records each pipeline event against its image (once, and only an event that keeps its contract:
+a forged answer with a broken body is refused like any other), re-derives the image's status from
+all its events, and publishes every change as ``ImageStatusChanged`` with a version that only
+grows per image. Consumers apply these verdicts; none re-derives them. The sweeper half reports
+overdue images (responses that never came: STALLED; upload URLs nobody used: EXPIRED)."""
 
 import logging
 from dataclasses import dataclass
@@ -9,6 +14,7 @@ from typing import Any
 from image_pipeline import contracts
 from image_pipeline.events import EventType, NotAPipelineEvent, PipelineEvent
 from image_pipeline.pairing import (
+    FINAL,
     STALL,
     UPLOAD_EXPIRED,
     UPLOAD_REQUESTED,
@@ -18,41 +24,142 @@ from image_pipeline.pairing import (
     next_deadline,
     waiting,
 )
-from image_pipeline.ports import EventPublisher, ImageLog
+from image_pipeline.ports import Announcement, EventPublisher, ImageLog
 
 log = logging.getLogger(__name__)
+
+
+TRACKER_PRODUCER = "TrackerFunction"
+MAX_ANNOUNCE_ATTEMPTS = 5  # concurrent answers for one image race for each version; few lose twice
+
+
+class StatusRace(RuntimeError):
+    """Other writers kept announcing this image's status first: the event is retried (Lambda)."""
 
 
 @dataclass(frozen=True)
 class Recorded:
     state: ImageState
     duplicate: bool
+    announced: PipelineEvent | None = None  # the ImageStatusChanged this event led to, if any
 
 
 def pipeline_event(event: dict[str, Any]) -> PipelineEvent:
-    """What the tracker hears: an app-bus event.
+    """What the tracker hears: an app-bus event that keeps its contract.
 
-    Raises :class:`NotAPipelineEvent` for anything else, and for an event whose producer does not
-    own its type (``contracts.OWNERS``): only ThumbnailFunction may say ThumbnailCreated.
+    Raises :class:`NotAPipelineEvent`, naming what is wrong, for anything else: an unknown type, a
+    detail its schema refuses (a forged answer with an empty body is no answer), or a producer
+    that does not own the type (only ThumbnailFunction may say ThumbnailCreated). This is the
+    check the hub makes, so what the tracker counts is what the consumers will see.
     """
-    received = PipelineEvent.from_eventbridge(event)
+    detail = event.get("detail")
     try:
-        contracts.check_owner(received.type.value, received.metadata.producer)
+        contracts.validate(str(event.get("detail-type", "")), detail)
     except contracts.ContractViolation as exc:
-        raise NotAPipelineEvent(str(exc)) from exc
-    return received
+        raise NotAPipelineEvent(f"{exc.reason}: {exc}") from exc
+    return PipelineEvent.from_eventbridge(event)
 
 
-def record_event(event: PipelineEvent, images: ImageLog, stall_timeout: timedelta) -> Recorded:
-    """Record the event once, then re-derive the image's state from all its events.
+def record_event(
+    event: PipelineEvent,
+    images: ImageLog,
+    stall_timeout: timedelta,
+    publisher: EventPublisher,
+    now: datetime,
+) -> Recorded:
+    """Record the event once, re-derive the image's state from all its events, and announce the
+    status if it changed.
 
-    The state is re-derived even for a duplicate, so a retry repairs an earlier attempt that
-    recorded the event but died before updating the deadline.
+    All of it runs even for a duplicate, so a retry repairs an earlier attempt that recorded the
+    event but died before updating the deadline or publishing the status change.
     """
     fresh = images.append(event)
     events = images.events(event.image_id)
     images.set_deadline(event.image_id, next_deadline(events, stall_timeout))
-    return Recorded(state=derive_state(events, stall_timeout), duplicate=not fresh)
+    announced = announce_status(event, images, publisher, stall_timeout=stall_timeout, now=now)
+    return Recorded(state=derive_state(events, stall_timeout), duplicate=not fresh, announced=announced)
+
+
+def _upload(state: ImageState) -> dict[str, Any] | None:
+    uploaded = state.current.request if state.current else None
+    if uploaded is None or uploaded.type is not EventType.IMAGE_UPLOADED:
+        return None
+    return {
+        "version": str(uploaded.data.get("version") or uploaded.event_id),
+        "key": str(uploaded.data.get("key")),
+        "uploadedAt": uploaded.occurred_at.isoformat(),
+    }
+
+
+def latency_ms(state: ImageState) -> int | None:
+    """The one latency of the pipeline: from the upload to the event that made its status final
+    (the last response when COMPLETE, the refusal when REJECTED or FAILED). The trace, the live
+    aggregates and the archive all report this figure."""
+    current = state.current
+    if state.status not in FINAL or current is None or current.request is None:
+        return None
+    answers = [current.closing] if current.closing is not None else list(current.responses.values())
+    if not answers:
+        return None
+    finished = max(e.occurred_at for e in answers if e is not None)
+    return max(0, round((finished - current.request.occurred_at).total_seconds() * 1000))
+
+
+def status_change(
+    cause: PipelineEvent, events: list[PipelineEvent], state: ImageState, previous: Announcement | None, now: datetime
+) -> PipelineEvent | None:
+    """The ImageStatusChanged that ``state`` calls for after ``previous``, or None when the image's
+    status, reason and upload are what was last announced."""
+    upload = _upload(state)
+    said = previous.event.data if previous else None
+    wanted = (state.status.value, state.reason_code, upload["version"] if upload else None)
+    if said is not None and (said["status"], said["reasonCode"], (said["upload"] or {}).get("version")) == wanted:
+        return None
+    version = (previous.version if previous else 0) + 1
+    return PipelineEvent.new(
+        EventType.IMAGE_STATUS_CHANGED,
+        image_id=cause.image_id,
+        producer=TRACKER_PRODUCER,
+        event_id=f"status:{cause.image_id}:{version}",
+        causation_id=cause.event_id,
+        occurred_at=now,
+        data={
+            "status": state.status.value,
+            "previous": said["status"] if said else None,
+            "reasonCode": state.reason_code,
+            "reason": state.reason,
+            "version": version,
+            "final": state.status in FINAL,
+            "createdAt": min(e.occurred_at for e in events).isoformat(),
+            "upload": upload,
+            "latencyMs": latency_ms(state),
+        },
+    )
+
+
+def announce_status(
+    cause: PipelineEvent, images: ImageLog, publisher: EventPublisher, *, stall_timeout: timedelta, now: datetime
+) -> PipelineEvent | None:
+    """Publish the image's status if it changed: stored first (conditionally on the version it
+    replaces, so two answers racing for one image cannot both announce version n), then put on
+    the bus, then marked published. A stored change left unpublished by a crash goes out on the
+    next event of the image (its id is its version's, so a consumer sees it once)."""
+    for _ in range(MAX_ANNOUNCE_ATTEMPTS):
+        previous = images.announcement(cause.image_id)
+        events = images.events(cause.image_id)
+        change = status_change(cause, events, derive_state(events, stall_timeout), previous, now)
+        if change is None:
+            if previous is not None and not previous.published:
+                publisher.publish([previous.event])
+                images.mark_published(cause.image_id, previous.version)
+                return previous.event
+            return None
+        if images.announce(change, replaces=previous.version if previous else 0):
+            publisher.publish([change])
+            images.mark_published(cause.image_id, int(change.data["version"]))
+            log.info("image %s is %s (v%s)", cause.image_id, change.data["status"], change.data["version"])
+            return change
+    raise StatusRace(f"image {cause.image_id}: its status kept changing under {MAX_ANNOUNCE_ATTEMPTS} attempts")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ IMAGE#<imageId>    EVENT#<eventId>         one recorded event (idempotent on the
 IMAGE#<imageId>    OPEN                    present while the image waits for something;
                                            indexed by ``OpenImages`` (openShard, deadline)
 IMAGE#<imageId>    CLAIM#<verdictId>       a sweeper's verdict, counted once
+IMAGE#<imageId>    STATUS                  the tracker's latest ImageStatusChanged (``version``,
+                                           ``event``, ``published``): the one status, changed
+                                           only by a writer that read the version it replaces
 =================  ======================  =============================================
 
 Every item but OPEN carries ``expiresAt`` (DynamoDB TTL) when a retention is configured.
@@ -27,7 +30,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from image_pipeline.events import PipelineEvent
-from image_pipeline.ports import ImageLog, ImagePage, ImageRecord
+from image_pipeline.ports import Announcement, ImageLog, ImagePage, ImageRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,6 +45,7 @@ _IMAGE_SK = "IMAGE"
 _OPEN_SK = "OPEN"
 _EVENT_PREFIX = "EVENT#"
 _CLAIM_PREFIX = "CLAIM#"
+_STATUS_SK = "STATUS"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -222,6 +226,50 @@ class DynamoImageLog(ImageLog):
             PaginationConfig={"MaxItems": limit, "PageSize": min(limit, 100)},
         )
         return [str(item["imageId"]["S"]) for page in pages for item in page.get("Items", [])]
+
+    def announcement(self, image_id: str) -> Announcement | None:
+        key = _item({"pk": _pk(image_id), "sk": _STATUS_SK})
+        item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        event = PipelineEvent.from_detail(str(item["eventType"]["S"]), json.loads(str(item["detail"]["S"])))
+        return Announcement(event=event, published=bool(item["published"]["BOOL"]))
+
+    def announce(self, change: PipelineEvent, *, replaces: int) -> bool:
+        item = _item(
+            {
+                "pk": _pk(change.image_id),
+                "sk": _STATUS_SK,
+                "version": int(change.data["version"]),
+                "eventType": change.type.value,
+                "detail": json.dumps(change.detail(), separators=(",", ":")),
+                "published": False,
+                **self._expiry(),
+            }
+        )
+        condition = "attribute_not_exists(pk)" if replaces == 0 else "version = :replaces"
+        values = {} if replaces == 0 else {"ExpressionAttributeValues": _item({":replaces": replaces})}
+        try:
+            self._db.put_item(TableName=self._table, Item=item, ConditionExpression=condition, **values)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def mark_published(self, image_id: str, version: int) -> None:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_item({"pk": _pk(image_id), "sk": _STATUS_SK}),
+                UpdateExpression="SET published = :yes",
+                ConditionExpression="version = :version",
+                ExpressionAttributeValues=_item({":yes": True, ":version": version}),
+            )
+        except ClientError as exc:
+            # a newer change replaced it meanwhile: that one is published by whoever stored it
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     def claim(self, image_id: str, claim_id: str) -> bool:
         item = _item({"pk": _pk(image_id), "sk": f"{_CLAIM_PREFIX}{claim_id}", **self._expiry()})

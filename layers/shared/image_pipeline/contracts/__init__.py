@@ -8,8 +8,9 @@ tests, the README table and the registry published on AWS.
 
 ``OWNERS`` names, for each event type, the producers (``metadata.producer``) allowed to publish it,
 as the catalogue (``image_pipeline.catalogue``) declares them. IAM conditions in template.yaml, the
-tracker's owner check and the hub's validation all follow it. The schemas' ``job`` fields refer to
-``#/definitions/job``, which :func:`schema` fills in with the catalogue's job names.
+tracker's owner check and the hub's validation all follow it. The schemas' ``job`` and ``status``
+fields refer to ``#/definitions/job`` and ``#/definitions/status``, which :func:`schema` fills in
+with the catalogue's job names and image statuses.
 
 An event names its schema version in ``metadata.schemaVersion``; events without one are version 1.
 """
@@ -67,6 +68,12 @@ def registered() -> list[SchemaId]:
     return sorted(found, key=lambda s: (s.detail_type, s.version))
 
 
+_CATALOGUE_DEFINITIONS = {
+    "job": {"type": "string", "enum": list(catalogue.job_names())},
+    "status": {"type": "string", "enum": [status.value for status in catalogue.ImageStatus]},
+}
+
+
 @cache
 def schema(detail_type: str, version: int = 1) -> dict[str, Any]:
     """The full JSON Schema of one event type and version: the envelope with this type's data."""
@@ -76,9 +83,10 @@ def schema(detail_type: str, version: int = 1) -> dict[str, Any]:
     envelope = json.loads((SCHEMAS / ENVELOPE).read_text())
     data = json.loads(sid.file.read_text())
     definitions = data.pop("definitions", {})
-    if '"#/definitions/job"' in json.dumps([data, definitions]):
-        # The catalogue owns this one: a new job is a valid ``job`` in every schema at once.
-        definitions["job"] = {"type": "string", "enum": list(catalogue.job_names())}
+    # The catalogue owns these: a new job is a valid ``job`` in every schema at once.
+    for name, owned in _CATALOGUE_DEFINITIONS.items():
+        if f'"#/definitions/{name}"' in json.dumps([data, definitions]):
+            definitions[name] = owned
     full = {**envelope, "title": f"{detail_type} v{version}", "description": data.get("description", "")}
     full["properties"] = {**envelope["properties"], "data": data}
     if definitions:

@@ -1,0 +1,101 @@
+"""A valid ``data`` for every event type of the catalogue (tests/unit/test_contracts.py proves each
+one keeps its schema), so a test can put any event on the bus the way its producer would."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from image_pipeline import catalogue
+from image_pipeline.catalogue import EventType
+from image_pipeline.events import PipelineEvent
+
+IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"
+EDIT = "e" * 32
+_OUTPUT = {
+    "name": "thumbnail",
+    "key": f"outputs/{IMAGE}/0A1B/thumbnail.jpg",
+    "format": "JPEG",
+    "mediaType": "image/jpeg",
+    "width": 256,
+    "height": 171,
+    "bytes": 9120,
+}
+_JOB_OUTCOME = {"reason": "truncated", "message": "the file ends early", "job": catalogue.JOBS[0].name}
+
+DATA: dict[EventType, dict[str, Any]] = {
+    EventType.UPLOAD_REQUESTED: {
+        "key": f"uploads/{IMAGE}.jpg",
+        "contentType": "image/jpeg",
+        "maxBytes": 1024,
+        "expiresAt": "2026-11-22T09:40:00+00:00",
+    },
+    EventType.IMAGE_UPLOADED: {
+        "bucket": "images",
+        "key": f"uploads/{IMAGE}.jpg",
+        "version": "0A1B2C3D4E5F678901",
+        "sequencer": "0A1B2C3D4E5F678901",
+    },
+    EventType.IMAGE_REJECTED: _JOB_OUTCOME,
+    EventType.IMAGE_PROCESSING_FAILED: {**_JOB_OUTCOME, "reason": "source_missing"},
+    EventType.UPLOAD_SUPERSEDED: {"message": "replaced", "job": catalogue.JOBS[0].name},
+    EventType.IMAGE_PROCESSING_STALLED: {
+        "request": "ImageUploaded",
+        "missing": [catalogue.JOBS[0].response.value],
+        "deadline": "2026-11-22T09:35:00+00:00",
+        "waitedSeconds": 300.0,
+    },
+    EventType.UPLOAD_EXPIRED: {"expiresAt": "2026-11-22T09:40:00+00:00", "key": f"uploads/{IMAGE}.jpg"},
+    EventType.EDIT_REQUESTED: {
+        "editId": EDIT,
+        "source": {"bucket": "images", "key": f"uploads/{IMAGE}.jpg", "etag": "abc"},
+        "operations": [{"filter": "sepia"}],
+        "format": "webp",
+    },
+    EventType.EDIT_COMPLETED: {
+        "editId": EDIT,
+        "output": {"key": f"outputs/{IMAGE}/edits/{EDIT}.webp", "mediaType": "image/webp", "bytes": 100},
+    },
+    EventType.EDIT_REJECTED: {"editId": EDIT, "step": "crop", "reason": "unsupported_format", "message": "no"},
+    EventType.EDIT_FAILED: {"editId": EDIT, "step": "crop", "reason": "step_failed", "error": "E", "message": "no"},
+    EventType.IMAGE_STATUS_CHANGED: {
+        "status": "COMPLETE",
+        "previous": "PROCESSING",
+        "reasonCode": None,
+        "reason": None,
+        "version": 2,
+        "final": True,
+        "createdAt": "2026-11-22T09:30:00+00:00",
+        "upload": {
+            "version": "0A1B2C3D4E5F678901",
+            "key": f"uploads/{IMAGE}.jpg",
+            "uploadedAt": "2026-11-22T09:30:00+00:00",
+        },
+        "latencyMs": 1250,
+    },
+}
+# each job's answer: an output, or an analysis
+for _job in catalogue.JOBS:
+    DATA.setdefault(_job.response, {"outputs": [{**_OUTPUT, "name": _job.name}]})
+DATA[EventType.IMAGE_ANALYZED] = {
+    "analysis": {"format": "JPEG", "mediaType": "image/jpeg", "width": 640, "height": 480, "bytes": 48213}
+}
+
+
+def event(
+    event_type: EventType,
+    *,
+    image_id: str = IMAGE,
+    at: datetime | None = None,
+    causation_id: str | None = None,
+    event_id: str | None = None,
+    **data: Any,
+) -> PipelineEvent:
+    """``event_type`` as its first owner publishes it, with valid data (fields overridden by ``data``)."""
+    return PipelineEvent.new(
+        event_type,
+        image_id=image_id,
+        producer=min(catalogue.owners(event_type)),
+        causation_id=causation_id,
+        event_id=event_id,
+        occurred_at=at or datetime.now(UTC),
+        data={**DATA[event_type], **data},
+    )
