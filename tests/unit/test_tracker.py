@@ -386,3 +386,16 @@ def test_a_forged_answer_with_a_broken_body_is_refused_and_changes_nothing(track
         assert result["recorded"] is False
         assert result["reason"].startswith("schema_mismatch")
     assert tracker(_uploaded_at(now))["status"] == "PROCESSING"
+
+
+def test_a_new_upload_that_arrives_complete_is_announced_though_the_status_stays_complete() -> None:
+    images, publisher = InMemoryImageLog(), RecordingPublisher()
+    first = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    _record(images, publisher, _uploaded_at(first), *(_response(j.response, first) for j in catalogue.JOBS))
+    # Given a second upload to the same key whose answers all arrive before its announcement
+    later, second = first + timedelta(minutes=1), f"{IMAGE}@0B0000000000000001"
+    _record(images, publisher, *(_response(j.response, later, upload=second) for j in catalogue.JOBS))
+    _record(images, publisher, _uploaded_at(later, sequencer="0B0000000000000001"))
+    # Then the image is COMPLETE again, but for another upload: consumers must hear it
+    assert _announced(publisher)[-1] == (3, "COMPLETE", "COMPLETE")
+    assert publisher.published[-1].data["upload"]["version"] == "0B0000000000000001"
