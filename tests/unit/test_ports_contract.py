@@ -17,6 +17,7 @@ from image_pipeline.aws.observability import MeasuredStore, measured
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.ports import EventPublisher, ImageLog, ImageRecord, ObjectChanged, ObjectMissing, ObjectStore
+from tests import samples
 from tests.fakes import InMemoryImageLog, InMemoryObjectStore, RecordingPublisher
 
 IMAGE = "0123456789abcdef0123456789abcdef"
@@ -232,3 +233,30 @@ def test_log_lists_open_images_past_their_deadline(images: ImageLog) -> None:
     images.set_deadline(IMAGE, None)
     images.set_deadline("e" * 32, None)  # closing an image that was never open is fine
     assert images.overdue(T0 + timedelta(seconds=30)) == [other]
+
+
+def test_log_stores_each_status_version_once_and_only_over_the_version_it_replaces(images: ImageLog) -> None:
+    def change(version: int, status: str) -> PipelineEvent:
+        return samples.event(
+            EventType.IMAGE_STATUS_CHANGED,
+            image_id=IMAGE,
+            event_id=f"status:{IMAGE}:{version}",
+            version=version,
+            status=status,
+        )
+
+    assert images.announcement(IMAGE) is None
+    assert images.announce(change(1, "PROCESSING"), replaces=0) is True
+    assert images.announce(change(1, "COMPLETE"), replaces=0) is False  # someone stored version 1 first
+    stored = images.announcement(IMAGE)
+    assert stored is not None
+    assert (stored.version, stored.event.data["status"], stored.published) == (1, "PROCESSING", False)
+    images.mark_published(IMAGE, 1)
+    assert images.announce(change(2, "COMPLETE"), replaces=0) is False
+    assert images.announce(change(2, "COMPLETE"), replaces=3) is False
+    assert images.announce(change(2, "COMPLETE"), replaces=1) is True
+    images.mark_published(IMAGE, 1)  # late: version 2 replaced it, and stays unpublished
+    stored = images.announcement(IMAGE)
+    assert stored is not None
+    assert (stored.version, stored.published) == (2, False)
+    assert stored.event == change(2, "COMPLETE").model_copy(update={"metadata": stored.event.metadata})
