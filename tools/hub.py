@@ -10,6 +10,7 @@ import os
 import re
 import time
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,9 @@ HUB_STACKS = os.environ.get("HUB_STACKS", "image-pipeline-local")
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "consumers" / "history" / "queries"
 DAILY_STATS = "query DailyStats($date: String!) { dailyStats(date: $date) { date counters } }"
+IMAGE_STATUS = (
+    "query ImageStatus($imageId: ID!) { imageStatus(imageId: $imageId) { imageId status version reason reasonCode } }"
+)
 IMAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -52,8 +56,8 @@ class Aggregates:
             return f"{self.stack.endpoint_url}/v1/apis/{self.stack.outputs['StatsApiId']}/graphql"
         return self.stack.outputs["StatsApiUrl"]
 
-    def daily(self, date: str) -> DailyStats:
-        body = json.dumps({"query": DAILY_STATS, "variables": {"date": date}})
+    def _query(self, query: str, variables: dict[str, str]) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables})
         signed = AWSRequest(method="POST", url=self.url, data=body, headers={"Content-Type": "application/json"})
         session = boto3.session.Session()
         credentials = session.get_credentials()
@@ -64,10 +68,18 @@ class Aggregates:
         with urllib.request.urlopen(request, timeout=30) as response:
             answer = json.loads(response.read())
         if answer.get("errors"):
-            raise QueryFailed(f"dailyStats({date}): {answer['errors']}")
-        stats = answer["data"]["dailyStats"]
+            raise QueryFailed(f"{variables}: {answer['errors']}")
+        return dict(answer["data"])
+
+    def daily(self, date: str) -> DailyStats:
+        stats = self._query(DAILY_STATS, {"date": date})["dailyStats"]
         counters = json.loads(stats["counters"]) if stats else {}
         return DailyStats.from_counters(date, {k: int(v) for k, v in counters.items()})
+
+    def image_status(self, image_id: str) -> dict[str, Any] | None:
+        """The image's status as the aggregates applied it (the tracker's last announcement)."""
+        found = self._query(IMAGE_STATUS, {"imageId": image_id})["imageStatus"]
+        return dict(found) if found else None
 
 
 @dataclass
@@ -105,9 +117,6 @@ class Archive:
             raise ValueError("image ids must be plain identifiers")
         listed = ", ".join(f"'{i}'" for i in image_ids)
         return {str(row["image_id"]): row for row in self.report("image_status", image_ids=listed)}
-
-
-FINAL = ("COMPLETE", "REJECTED", "FAILED")
 
 
 def _delta(after: DailyStats, before: DailyStats) -> dict[str, dict[str, int]]:
@@ -171,35 +180,48 @@ class RunCheck:
             return DailyStats.from_counters(date, counters), "table"
 
     def finish(self, statuses: dict[str, str], timeout: float = 90) -> dict[str, Any]:
-        """Wait until the aggregates and the archive account for every final image of the run."""
-        expected = {s: n for s in FINAL if (n := sum(v == s for v in statuses.values()))}
-        final_ids = sorted(i for i, s in statuses.items() if s in FINAL)
+        """Wait until the aggregates and the archive say, image by image, the status the API says,
+        and the day's counters moved by exactly this run's images."""
+        expected = dict(sorted(Counter(statuses.values()).items()))
+        ids = sorted(statuses)
         deadline = time.monotonic() + timeout
         while True:
             after, source = self._read(self.aggregates, self.date)
             added = _delta(after, self.before)
-            rows = self.archive.image_statuses(final_ids) if final_ids else {}
-            archived = {i: r["status"] for i, r in rows.items()}
-            aggregates_ok = added["images"] == expected
-            archive_ok = archived == {i: statuses[i] for i in final_ids}
-            if (aggregates_ok and archive_ok) or time.monotonic() > deadline:
+            applied = {i: self.aggregates.image_status(i) for i in ids}
+            rows = self.archive.image_statuses(ids) if ids else {}
+            images = [
+                {
+                    "imageId": i,
+                    "api": statuses[i],
+                    "graphql": (applied[i] or {}).get("status"),
+                    "archive": (rows.get(i) or {}).get("status"),
+                    "version": (applied[i] or {}).get("version"),
+                }
+                for i in ids
+            ]
+            agree = all(row["api"] == row["graphql"] == row["archive"] for row in images)
+            counted = added["images"] == expected
+            if (agree and counted) or time.monotonic() > deadline:
                 break
             time.sleep(1)
         return {
             # every event this run produced kept its contract: none of them is in the quarantine
             "quarantine": {"forThisRun": quarantined(self.hub, set(statuses))},
+            "images": images,
+            "agree": agree,
             "aggregates": {
                 "date": self.date,
                 "readThrough": source,
                 "expected": expected,
                 "addedByThisRun": added,
-                "matches": aggregates_ok,
+                "matches": counted,
                 "day": after.to_dict(),
             },
             "archive": {
                 "query": "consumers/history/queries/image_status.sql",
                 "rows": list(rows.values()),
-                "matches": archive_ok,
+                "matches": all(row["api"] == row["archive"] for row in images),
                 "imagesByStatus": self.archive.report("images_by_status"),
                 "latencyPercentiles": self.archive.report("latency_percentiles"),
             },

@@ -199,8 +199,13 @@ def print_hub(checked: dict[str, Any]) -> None:
     print(f"  quarantined by the hub's validator: {len(quarantined)} event(s) of this run")
     verdict = "matches the run" if archive["matches"] else "does NOT match the run"
     print(f"Event hub - archive (Athena, {archive['query']}): {len(archive['rows'])} image(s), {verdict}")
-    for row in archive["rows"]:
-        print(f"  {row['image_id']}  {row['status']:<10} {row['events']} events")
+    agree = "the API, the aggregates and the archive agree" if checked["agree"] else "they DISAGREE"
+    print(f"One status per image ({agree}):")
+    for row in checked["images"]:
+        print(
+            f"  {row['imageId']}  API {row['api']:<10} GraphQL {row['graphql'] or '-':<10} "
+            f"Athena {row['archive'] or '-':<10} (version {row['version'] or '-'})"
+        )
     for row in archive["latencyPercentiles"]:
         print(f"  {row['day']}: {row['images']} images, latency p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms")
 
@@ -267,8 +272,8 @@ def main() -> None:
         sys.exit(f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}")
     if bad := checked["quarantine"]["forThisRun"]:
         sys.exit(f"the hub quarantined {len(bad)} event(s) of this run: {bad}")
-    if not (checked["aggregates"]["matches"] and checked["archive"]["matches"]):
-        sys.exit("the event hub's aggregates or archive do not account for this run's images (see above)")
+    if not (checked["agree"] and checked["aggregates"]["matches"]):
+        sys.exit("the event hub's aggregates or archive do not say what the API says of this run's images (see above)")
     if args.expect == "complete" and incomplete:
         sys.exit(f"{len(incomplete)} image(s) did not complete: {', '.join(r.file for r in incomplete)}")
     unedited = [r for r in results if r.status == "COMPLETE" and r.edit.get("status") != "COMPLETE"]

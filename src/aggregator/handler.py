@@ -40,7 +40,7 @@ def record_handler(record: SQSRecord, adapters: tuple[StatsStore, StatsPush]) ->
         "eventId": received.event_id,
         "event": received.type.value,
         "duplicate": result.duplicate,
-        "final": result.final.status.value if result.final else None,
+        "status": result.status.status.value if result.status else None,
         "pushed": list(result.pushed),
     }
     logger.info("duplicate event" if result.duplicate else "event counted", extra=summary)

@@ -1,6 +1,6 @@
-"""Consumer B counts each validated event exactly once, and each image once when it reaches its
-final status (by the tracker's own event pairing), whatever the order and however often events
-are redelivered."""
+"""The aggregates consumer counts each validated event exactly once, and each image in the status
+the tracker last announced for it (never one it works out for itself), whatever the order and
+however often events are redelivered."""
 
 import json
 import random
@@ -13,8 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from image_pipeline import catalogue
 from image_pipeline.aws.stats import DynamoStatsStore
 from image_pipeline.aws.stats_api import AppSyncStatsPush
+from image_pipeline.catalogue import ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.hub.aggregates import (
     DailyStats,
@@ -24,7 +26,7 @@ from image_pipeline.hub.aggregates import (
     event_counters,
     latency_bucket,
 )
-from tests import template
+from tests import samples, template
 from tests.conftest import load_event
 from tests.template import physical_name
 
@@ -46,88 +48,111 @@ def store() -> Iterator[DynamoStatsStore]:
         yield DynamoStatsStore(physical_name("StatsTable"))
 
 
-def _answers(image: str, *, rejected: bool = False, seconds: float = 2.0) -> list[PipelineEvent]:
-    upload = f"uploads/{image}.jpg#0001"
-
-    def event(kind: EventType, producer: str, at: float, data: dict[str, Any]) -> PipelineEvent:
-        return PipelineEvent.new(
-            kind,
-            image_id=image,
-            producer=producer,
-            causation_id=upload,
-            occurred_at=T0 + timedelta(seconds=at),
-            data=data,
-        )
-
-    outputs = [
-        {
-            "name": "thumbnail",
-            "key": "outputs/x",
-            "format": "JPEG",
-            "mediaType": "image/jpeg",
-            "width": 1,
-            "height": 1,
-            "bytes": 100,
-        }
-    ]
-    analysis = {"analysis": {"format": "PNG", "mediaType": "image/png", "width": 9, "height": 9, "bytes": 5000}}
-    if rejected:
-        reject = {"reason": "truncated", "message": "cut short", "job": "thumbnail"}
-        return [
-            event(EventType.THUMBNAIL_CREATED, "ThumbnailFunction", 0.5, {"outputs": outputs}),
-            event(EventType.IMAGE_REJECTED, "AnalyzeFunction", seconds, reject),
-        ]
+def _answers(image: str) -> list[PipelineEvent]:
+    """An image's answers, one per job, as their producers publish them."""
     return [
-        event(EventType.THUMBNAIL_CREATED, "ThumbnailFunction", 0.5, {"outputs": outputs}),
-        event(EventType.IMAGE_ANALYZED, "AnalyzeFunction", 1.0, analysis),
-        event(EventType.RENDITIONS_CREATED, "RenditionWorker", 0.5 + seconds, {"outputs": outputs * 3}),
+        samples.event(job.response, image_id=image, causation_id=f"{image}@0001", at=T0 + timedelta(seconds=1))
+        for job in catalogue.JOBS
     ]
 
 
-def _day(store: DynamoStatsStore) -> DailyStats:
-    return DailyStats.from_counters(DAY, store.daily(DAY))
+def _announced(image: str, version: int, status: str, *, latency: int | None = None, day: str = DAY) -> PipelineEvent:
+    """The tracker's ImageStatusChanged for ``image``."""
+    final = ImageStatus(status) in catalogue.FINAL
+    return samples.event(
+        EventType.IMAGE_STATUS_CHANGED,
+        image_id=image,
+        event_id=f"status:{image}:{version}",
+        at=T0 + timedelta(seconds=version),
+        status=status,
+        version=version,
+        previous=None,
+        final=final,
+        latencyMs=latency if final else None,
+        createdAt=f"{day}T09:30:00+00:00",
+        reasonCode="truncated" if status == "REJECTED" else None,
+    )
 
 
-def test_an_image_is_counted_once_when_its_last_answer_arrives(store: DynamoStatsStore) -> None:
+def _day(store: DynamoStatsStore, day: str = DAY) -> DailyStats:
+    return DailyStats.from_counters(day, store.daily(day))
+
+
+def test_each_event_is_counted_once_by_type_and_what_it_carries(store: DynamoStatsStore) -> None:
     events = _answers("img1")
-    results = [aggregate(e, store) for e in events]
-    assert [r.final is not None for r in results] == [False, False, True]
+    assert [aggregate(e, store).duplicate for e in [*events, *events]] == [False] * len(events) + [True] * len(events)
     day = _day(store)
-    assert day.images == {"COMPLETE": 1}
-    assert day.events == {"ImageAnalyzed": 1, "RenditionsCreated": 1, "ThumbnailCreated": 1}
-    assert day.formats == {"PNG": 1}
-    assert (day.bytes_in, day.bytes_out) == (5000, 400)
-    assert day.latency == {"le_2000": 1}  # 0.5 s -> 2.5 s: 2000 ms from the first answer to the last
+    assert day.events == {job.response.value: 1 for job in catalogue.JOBS}
+    assert day.formats == {"JPEG": 1}
 
 
-def test_duplicates_and_any_order_do_not_double_count(store: DynamoStatsStore) -> None:
-    # Given two images' events delivered shuffled, each of them three times
-    events = _answers("img1") + _answers("img2", seconds=40) + _answers("img3", rejected=True)
-    deliveries = events * 3
+def test_an_image_is_counted_in_the_status_the_tracker_announced_and_moves_with_it(store: DynamoStatsStore) -> None:
+    aggregate(_announced("img1", 1, "PROCESSING"), store)
+    assert _day(store).images == {"PROCESSING": 1}
+    result = aggregate(_announced("img1", 2, "COMPLETE", latency=1800), store)
+    assert result.status is not None
+    assert result.status.status is ImageStatus.COMPLETE
+    assert _day(store).images == {"COMPLETE": 1}  # moved, not added
+    assert _day(store).latency == {"le_2000": 1}
+    assert store.image_status("img1") == result.status
+
+
+def test_every_status_is_kept_and_only_the_latest_version_of_each_image_counts(store: DynamoStatsStore) -> None:
+    # Given the announcements of five images, shuffled and each delivered three times: a re-upload
+    # after a rejection, an upload that expired, one stalled, one complete, one still processing
+    announcements = [
+        _announced("reuploaded", 1, "PROCESSING"),
+        _announced("reuploaded", 2, "REJECTED"),
+        _announced("reuploaded", 3, "PROCESSING"),
+        _announced("reuploaded", 4, "COMPLETE", latency=900),
+        _announced("expired", 1, "PENDING"),
+        _announced("expired", 2, "EXPIRED"),
+        _announced("stalled", 1, "PROCESSING"),
+        _announced("stalled", 2, "STALLED"),
+        _announced("complete", 1, "PROCESSING"),
+        _announced("complete", 2, "COMPLETE", latency=40_000),
+        _announced("processing", 1, "PROCESSING"),
+    ]
+    deliveries = announcements * 3
     random.Random(8).shuffle(deliveries)  # noqa: S311 - a repeatable shuffle, not a secret
-    results = [aggregate(e, store) for e in deliveries]
-    # Then every event and every image is counted exactly once
-    assert sum(not r.duplicate for r in results) == len(events)
-    day = _day(store)
-    assert day.events == {"ImageAnalyzed": 2, "ImageRejected": 1, "RenditionsCreated": 2, "ThumbnailCreated": 3}
-    assert day.images == {"COMPLETE": 2, "REJECTED": 1}
-    assert day.rejects == {"truncated": 1}
-    assert day.bytes_out == 2 * 400 + 100
-    assert sum(day.latency.values()) == 3
-
-
-def test_the_final_step_repairs_an_attempt_that_died_after_counting_the_event(store: DynamoStatsStore) -> None:
-    # Given the last answer was counted but the function died before counting the image
-    *first, last = _answers("img1")
-    for event in first:
+    for event in deliveries:
         aggregate(event, store)
-    store.record(last, event_counters(last))
+    # Then each image counts once, in its latest announced status, whatever the order
+    assert _day(store).images == {"COMPLETE": 2, "EXPIRED": 1, "PROCESSING": 1, "STALLED": 1}
+    assert _day(store).latency == {"le_1000": 1, "le_60000": 1}
+    assert {i: store.image_status(i).status.value for i in ("reuploaded", "expired", "stalled")} == {  # type: ignore[union-attr]
+        "reuploaded": "COMPLETE",
+        "expired": "EXPIRED",
+        "stalled": "STALLED",
+    }
+
+
+def test_a_late_or_repeated_announcement_changes_nothing(store: DynamoStatsStore) -> None:
+    aggregate(_announced("img1", 2, "COMPLETE", latency=500), store)
+    before = store.daily(DAY)
+    late = aggregate(_announced("img1", 1, "PROCESSING"), store)  # an older version arrives last
+    assert late.status is not None
+    assert late.status.version == 2
+    assert store.daily(DAY) == {**before, "events.ImageStatusChanged": 2}
+
+
+def test_an_image_is_counted_on_the_day_it_was_created_whenever_its_status_changes(store: DynamoStatsStore) -> None:
+    aggregate(_announced("img1", 1, "PROCESSING", day="2026-11-21"), store)
+    aggregate(_announced("img1", 2, "COMPLETE", latency=100, day="2026-11-21"), store)
+    assert _day(store, "2026-11-21").images == {"COMPLETE": 1}
     assert _day(store).images == {}
-    # When the event is redelivered, the image is counted (once) and the event is not
-    assert aggregate(last, store).duplicate is True
-    assert aggregate(last, store).duplicate is True
+
+
+def test_a_redelivery_repairs_an_attempt_that_counted_the_event_but_not_the_status(store: DynamoStatsStore) -> None:
+    # Given the announcement was counted as an event, but the function died before applying it
+    announcement = _announced("img1", 1, "COMPLETE", latency=700)
+    store.record(announcement, event_counters(announcement))
+    assert _day(store).images == {}
+    # When it is redelivered, the status is applied (once) and the event not counted again
+    assert aggregate(announcement, store).duplicate is True
+    assert aggregate(announcement, store).duplicate is True
     assert _day(store).images == {"COMPLETE": 1}
-    assert _day(store).events["RenditionsCreated"] == 1
+    assert _day(store).events == {"ImageStatusChanged": 1}
 
 
 def test_p50_and_p95_are_read_from_the_histogram() -> None:
@@ -156,18 +181,19 @@ class RecordingPush(StatsPush):
 
 def test_each_update_is_pushed_to_the_subscription_with_the_days_counters(store: DynamoStatsStore) -> None:
     push = RecordingPush()
-    events = _answers("img1")
+    events = [*_answers("img1"), _announced("img1", 1, "COMPLETE", latency=100)]
     for event in events:
         aggregate(event, store, push)
     aggregate(events[0], store, push)  # a duplicate changes nothing: nothing to push
-    assert [day for day, _ in push.pushed] == [DAY, DAY, DAY]
+    assert [day for day, _ in push.pushed] == [DAY] * len(events)
     assert push.pushed[-1][1] == store.daily(DAY)
     assert push.pushed[-1][1]["images.COMPLETE"] == 1
 
 
 def test_a_failed_push_loses_no_count(store: DynamoStatsStore, caplog: pytest.LogCaptureFixture) -> None:
-    results = [aggregate(e, store, RecordingPush(fail=True)) for e in _answers("img1")]
-    assert [r.pushed for r in results] == [(), (), ()]
+    events = [*_answers("img1"), _announced("img1", 1, "COMPLETE", latency=100)]
+    results = [aggregate(e, store, RecordingPush(fail=True)) for e in events]
+    assert all(r.pushed == () for r in results)
     assert _day(store).images == {"COMPLETE": 1}
     assert "could not push the 2026-11-22 stats: AppSync said no" in caplog.text
 
@@ -193,17 +219,17 @@ def test_the_aggregator_counts_each_queued_event_once_and_fails_a_broken_record_
 ) -> None:
     module = load_handler("Aggregator", AGGREGATES)
     push = RecordingPush()
-    # Given CountQueue's batch: an image's three answers as the rule puts them on the queue, one of
-    # them delivered twice, and a record that is not a pipeline event
+    # Given CountQueue's batch: an image's answers and its announced status as the rule puts them on
+    # the queue, one of them delivered twice, and a record that is not a pipeline event
     delivered = [
         {"detail-type": event.type.value, "source": "valid.image-pipeline", "detail": event.detail()}
-        for event in _answers("img9")
+        for event in [*_answers("img9"), _announced("img9", 1, "COMPLETE", latency=100)]
     ]
     template = load_event("sqs-rendition-batch.json")["Records"][0]
     bodies = [*delivered, delivered[0], {"detail-type": "ImageAnalyzed", "source": "valid.image-pipeline"}]
     records = [{**template, "messageId": f"m{index}", "body": json.dumps(body)} for index, body in enumerate(bodies)]
     result = module.lambda_handler({"Records": records}, lambda_context, adapters=(store, push))
     # Then only the broken record comes back, and the image is counted once
-    assert result == {"batchItemFailures": [{"itemIdentifier": "m4"}]}
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"m{len(bodies) - 1}"}]}
     assert _day(store).images == {"COMPLETE": 1}
     assert push.pushed[-1] == (DAY, store.daily(DAY))

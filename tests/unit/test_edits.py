@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from image_pipeline import imaging
+from image_pipeline.catalogue import ImageStatus
 from image_pipeline.edits import (
     EDITS_WORK_PREFIX,
     FILTERS,
@@ -33,7 +34,7 @@ from image_pipeline.edits import (
 )
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import OUTPUTS_PREFIX, UPLOADS_PREFIX
-from image_pipeline.pairing import ImageStatus, derive_state
+from image_pipeline.pairing import derive_state
 from tests.template import ROOT
 
 IMAGE = "0123456789abcdef0123456789abcdef"

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from image_pipeline.catalogue import PAIRINGS, ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.pairing import PAIRINGS, ImageStatus, derive_state, trace
+from image_pipeline.pairing import derive_state, trace
 
 IMAGE = "0123456789abcdef0123456789abcdef"
 T0 = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)

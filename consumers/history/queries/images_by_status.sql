@@ -1,25 +1,17 @@
--- Images per day by final status, from the archived events (one row per event).
--- Portable SQL: runs on Athena (Trino) and on the local engine's Athena (DuckDB).
-WITH per_image AS (
+-- Images per day (the day each was created) by their status now, as the tracker last announced it:
+-- the same counts as the aggregates consumer's images.* counters. Portable SQL: runs on Athena
+-- (Trino) and on the local engine's Athena (DuckDB).
+WITH latest AS (
     SELECT
         image_id,
-        MIN(dt) AS dt,
-        MAX(CASE WHEN type = 'ImageRejected' THEN 1 ELSE 0 END) AS rejected,
-        MAX(CASE WHEN type = 'ImageProcessingFailed' THEN 1 ELSE 0 END) AS failed,
-        COUNT(DISTINCT CASE WHEN type IN ('ThumbnailCreated', 'RenditionsCreated', 'ImageAnalyzed') THEN type END)
-            AS answers
+        status,
+        created_at,
+        ROW_NUMBER() OVER (PARTITION BY image_id ORDER BY status_version DESC) AS position
     FROM pipeline_events
-    GROUP BY image_id
+    WHERE type = 'ImageStatusChanged'
 )
-SELECT
-    CAST(dt AS VARCHAR) AS day,
-    CASE
-        WHEN rejected = 1 THEN 'REJECTED'
-        WHEN failed = 1 THEN 'FAILED'
-        WHEN answers = 3 THEN 'COMPLETE'
-        ELSE 'PROCESSING'
-    END AS status,
-    COUNT(*) AS images
-FROM per_image
+SELECT SUBSTR(created_at, 1, 10) AS day, status, COUNT(*) AS images
+FROM latest
+WHERE position = 1
 GROUP BY 1, 2
 ORDER BY 1, 2

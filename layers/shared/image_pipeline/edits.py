@@ -41,9 +41,10 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from image_pipeline.catalogue import ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import OUTPUTS_PREFIX
-from image_pipeline.pairing import ImageStatus, derive_state
+from image_pipeline.pairing import derive_state
 
 # No Pillow here: the API validates edits without the Pillow layer. The names below are held
 # equal to image_pipeline.imaging's by a unit test.

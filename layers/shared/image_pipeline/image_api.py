@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from image_pipeline.catalogue import PAIRINGS, ImageStatus
 from image_pipeline.edits import EditSource, EditWorkflowInput, edit_requested, edit_state, parse_edit_request
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import EXTENSIONS, image_id_for_key, is_upload_key, new_image_id, upload_key
-from image_pipeline.pairing import PAIRINGS, ImageState, ImageStatus, derive_state, next_deadline, trace
+from image_pipeline.pairing import ImageState, derive_state, next_deadline, trace
 from image_pipeline.ports import EditStarter, ImageLog, ImageRecord, ObjectStore, PresignedUpload
 
 API_PRODUCER = "ApiFunction"

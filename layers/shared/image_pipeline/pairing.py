@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from image_pipeline.catalogue import FINAL, PAIRINGS, ImageStatus
+from image_pipeline.catalogue import PAIRINGS, ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
-
 
 # events that close a request whatever is still missing
 CLOSING: Mapping[EventType, ImageStatus] = {

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from image_pipeline import contracts
+from image_pipeline.catalogue import FINAL
 from image_pipeline.events import EventType, NotAPipelineEvent, PipelineEvent
 from image_pipeline.pairing import (
-    FINAL,
     STALL,
     UPLOAD_EXPIRED,
     UPLOAD_REQUESTED,

@@ -1,11 +1,12 @@
-"""DynamoDB adapter of consumer B's daily statistics (single table).
+"""DynamoDB adapter of the aggregates consumer's statistics (single table).
 
 ===============  ===============  ==================================================
 pk               sk               what
 ===============  ===============  ==================================================
 DAY#<date>       STATS            the day's counters, one attribute each (``events.ThumbnailCreated``)
 IMAGE#<imageId>  EVENT#<eventId>  an event counted (its id once: the exactly-once marker)
-IMAGE#<imageId>  FINAL            the image was counted in its final status
+IMAGE#<imageId>  STATUS           the image's status as the tracker last announced it (``version``;
+                                  GraphQL's ``imageStatus``)
 ===============  ===============  ==================================================
 
 Each marker is written in the same transaction as the counters it stands for.
@@ -20,15 +21,18 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from image_pipeline.catalogue import ImageStatus
 from image_pipeline.events import PipelineEvent
-from image_pipeline.hub.aggregates import FinalImage, StatsStore
+from image_pipeline.hub.aggregates import ImageStatusView, StatsStore, moved
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 STATS_SK = "STATS"
-MARKER_TTL = timedelta(days=30)  # per-image items expire; the daily counters stay
+# Event markers expire (redeliveries come within days; the hub never republishes an event twice in
+# its replay window); the daily counters and each image's status stay.
+MARKER_TTL = timedelta(days=30)
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -91,29 +95,44 @@ class DynamoStatsStore(StatsStore):
         }
         return self._transact([self._put_once(marker), self._add(event.occurred_at.date().isoformat(), counters)])
 
-    def image_events(self, image_id: str) -> list[PipelineEvent]:
-        paginator = self._db.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :events)",
-            ExpressionAttributeValues={":pk": _serialize(f"IMAGE#{image_id}"), ":events": _serialize("EVENT#")},
-            ConsistentRead=True,
+    def image_status(self, image_id: str) -> ImageStatusView | None:
+        key = {"pk": _serialize(f"IMAGE#{image_id}"), "sk": _serialize("STATUS")}
+        item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        plain = {k: _deserialize(v) for k, v in item.items()}
+        latency = plain.get("latencyMs")
+        return ImageStatusView(
+            image_id=image_id,
+            status=ImageStatus(plain["status"]),
+            version=int(plain["version"]),
+            reason_code=plain.get("reasonCode"),
+            reason=plain.get("reason"),
+            day=str(plain["day"]),
+            latency_ms=int(latency) if latency is not None else None,
         )
-        return [
-            PipelineEvent.from_detail(str(item["eventType"]["S"]), json.loads(str(item["detail"]["S"])))
-            for page in pages
-            for item in page.get("Items", [])
-        ]
 
-    def finalize(self, final: FinalImage) -> bool:
-        marker = {
-            "pk": f"IMAGE#{final.image_id}",
-            "sk": "FINAL",
-            "status": final.status.value,
-            "latencyMs": final.latency_ms,
-            "expiresAt": _expires(),
+    def apply_status(self, new: ImageStatusView, replaces: ImageStatusView | None) -> bool:
+        item = {
+            "pk": f"IMAGE#{new.image_id}",
+            "sk": "STATUS",
+            "imageId": new.image_id,
+            "status": new.status.value,
+            "version": new.version,
+            "reasonCode": new.reason_code,
+            "reason": new.reason,
+            "day": new.day,
+            "latencyMs": new.latency_ms,
         }
-        return self._transact([self._put_once(marker), self._add(final.day, final.counters())])
+        put: TransactWriteItemTypeDef = {
+            "Put": {"TableName": self._table, "Item": {k: _serialize(v) for k, v in item.items()}}
+        }
+        if replaces is None:
+            put["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["Put"]["ConditionExpression"] = "version = :replaces"
+            put["Put"]["ExpressionAttributeValues"] = {":replaces": _serialize(replaces.version)}
+        return self._transact([put, *(self._add(day, c) for day, c in moved(replaces, new).items() if c)])
 
     def daily(self, day: str) -> dict[str, int]:
         item = self._db.get_item(TableName=self._table, Key=day_key(day), ConsistentRead=True).get("Item", {})

@@ -1,33 +1,33 @@
-"""Consumer B's domain: daily statistics of the pipeline, counted exactly once per event.
+"""The aggregates consumer's domain: daily statistics of the pipeline, exactly once per event.
 
 Two kinds of counters, each written in one transaction with the marker that makes it happen once:
 
 * per event (the event's own day): events by type, rejects by reason, bytes in (the analysed
   original) and out (every rendition written), originals by format;
-* per image, when it reaches a final status (the day it got there): images by status and the
-  processing-latency histogram (``latency.le_<ms>``) that p50/p95 are read from.
+* per image (the day the image was created): how many images are in each status *now*, and the
+  latency histogram (``latency.le_<ms>``) of those in a final status, that p50/p95 are read from.
 
-An image's status comes from the same event pairing as the tracker's (``pairing.derive_state``)
-over the events this consumer has seen for it, so both agree on what COMPLETE means.
+An image's status is never re-derived here: it is the tracker's, as its ``ImageStatusChanged``
+announced it. Each announcement moves the image from its counter to the new one; one with a
+version no higher than the image's applied one (late, or delivered again) changes nothing. So the
+counts here, the API and the archive name the same status for every image.
 """
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
+from image_pipeline.catalogue import ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.pairing import ImageStatus, derive_state
 
 log = logging.getLogger(__name__)
 
-FINAL = frozenset({ImageStatus.COMPLETE, ImageStatus.REJECTED, ImageStatus.FAILED})
 # Upper bounds (ms) of the latency histogram's buckets; the last bucket is open ("le_inf").
 LATENCY_BOUNDS_MS = (250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000)
-# derive_state's deadline is irrelevant here (stalls come as events); any positive value will do.
-_NO_DEADLINE = timedelta(days=1)
 
 
 def day_of(event: PipelineEvent) -> str:
@@ -57,26 +57,47 @@ def event_counters(event: PipelineEvent) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class FinalImage:
+class ImageStatusView:
+    """An image's status as the tracker announced it, and where the image is counted."""
+
     image_id: str
     status: ImageStatus
-    day: str
-    latency_ms: int
+    version: int
+    reason_code: str | None
+    reason: str | None
+    day: str  # the day the image was created: where its status is counted
+    latency_ms: int | None  # upload -> final status, when final
 
-    def counters(self) -> dict[str, int]:
-        return {f"images.{self.status.value}": 1, latency_bucket(self.latency_ms): 1}
+    @classmethod
+    def announced(cls, event: PipelineEvent) -> "ImageStatusView":
+        data = event.data
+        return cls(
+            image_id=event.image_id,
+            status=ImageStatus(data["status"]),
+            version=int(data["version"]),
+            reason_code=data.get("reasonCode"),
+            reason=data.get("reason"),
+            day=datetime.fromisoformat(str(data["createdAt"])).date().isoformat(),
+            latency_ms=data.get("latencyMs") if data.get("final") else None,
+        )
+
+    def counters(self, sign: int = 1) -> dict[str, int]:
+        """What the image adds to its day's counters in this status (``sign`` -1: takes back)."""
+        counters = {f"images.{self.status.value}": sign}
+        if self.latency_ms is not None:
+            counters[latency_bucket(self.latency_ms)] = sign
+        return counters
 
 
-def final_image(image_id: str, events: Sequence[PipelineEvent]) -> FinalImage | None:
-    """The image's final status and latency (its request to its last answer), or None while open."""
-    state = derive_state(events, _NO_DEADLINE)
-    if state.status not in FINAL or state.current is None:
-        return None
-    request = state.current
-    answers = [*request.responses.values(), *([request.closing] if request.closing else [])]
-    finished = max(e.occurred_at for e in answers)
-    latency = round((finished - request.started_at).total_seconds() * 1000)
-    return FinalImage(image_id, state.status, finished.date().isoformat(), max(latency, 0))
+def moved(current: ImageStatusView | None, new: ImageStatusView) -> dict[str, dict[str, int]]:
+    """The counter changes, by day, of moving an image from ``current`` to ``new``."""
+    days: dict[str, dict[str, int]] = defaultdict(dict)
+    for view, sign in ((current, -1), (new, 1)):
+        if view is None:
+            continue
+        for name, change in view.counters(sign).items():
+            days[view.day][name] = days[view.day].get(name, 0) + change
+    return {day: {k: v for k, v in counters.items() if v} for day, counters in days.items()}
 
 
 class StatsStore(ABC):
@@ -86,15 +107,18 @@ class StatsStore(ABC):
         False, and nothing added, when this event id was already recorded."""
 
     @abstractmethod
-    def image_events(self, image_id: str) -> list[PipelineEvent]: ...
+    def image_status(self, image_id: str) -> ImageStatusView | None:
+        """The image's status as last applied (None: no announcement yet)."""
 
     @abstractmethod
-    def finalize(self, final: FinalImage) -> bool:
-        """In one transaction: mark the image final (once) and add its counters to its day."""
+    def apply_status(self, new: ImageStatusView, replaces: ImageStatusView | None) -> bool:
+        """In one transaction: store ``new`` as the image's status if the stored one is still
+        ``replaces`` (by version; None: nothing stored), and move the image's counters
+        (:func:`moved`). False, and nothing changed, when another writer got there first."""
 
     @abstractmethod
     def daily(self, day: str) -> dict[str, int]:
-        """The day's counters (flat names, as ``event_counters`` and ``FinalImage`` make them)."""
+        """The day's counters (flat names, as ``event_counters`` and ``ImageStatusView`` make them)."""
 
 
 class PushFailed(RuntimeError):
@@ -112,25 +136,34 @@ class StatsPush(ABC):
 @dataclass(frozen=True)
 class Aggregated:
     duplicate: bool
-    final: FinalImage | None
+    status: ImageStatusView | None  # the image's status after this event, when it announced one
     pushed: tuple[str, ...] = ()
 
 
-def aggregate(event: PipelineEvent, store: StatsStore, push: StatsPush | None = None) -> Aggregated:
-    """Count the event once; when its image reaches a final status, count the image once.
+MAX_APPLY_ATTEMPTS = 5  # two announcements of one image racing (redeliveries): the later version wins
 
-    Every consumer records its event before reading the image's events (strongly consistent), so
-    of two answers racing to complete an image at least the later one sees both; ``finalize`` is
-    conditional, so exactly one counts it. A redelivered event re-runs the final step, which
-    repairs an attempt that died between the two transactions.
-    """
+
+def aggregate(event: PipelineEvent, store: StatsStore, push: StatsPush | None = None) -> Aggregated:
+    """Count the event once; when it is the tracker's ImageStatusChanged, move the image to its
+    announced status unless a newer one was applied already."""
     fresh = store.record(event, event_counters(event))
-    final = final_image(event.image_id, store.image_events(event.image_id))
-    changed = {event.occurred_at.date().isoformat()} if fresh else set()
-    if final is not None and store.finalize(final):
-        changed.add(final.day)
+    changed = {day_of(event)} if fresh else set()
+    status = None
+    if event.type is EventType.IMAGE_STATUS_CHANGED:
+        new = ImageStatusView.announced(event)
+        for _ in range(MAX_APPLY_ATTEMPTS):
+            current = store.image_status(event.image_id)
+            if current is not None and current.version >= new.version:
+                status = current  # late or repeated: the image moved on (or is there) already
+                break
+            if store.apply_status(new, replaces=current):
+                changed.update(moved(current, new))
+                status = new
+                break
+        else:
+            raise RuntimeError(f"image {event.image_id}: its status kept changing under {MAX_APPLY_ATTEMPTS} attempts")
     pushed = _push(push, store, sorted(changed)) if push is not None else ()
-    return Aggregated(duplicate=not fresh, final=final, pushed=pushed)
+    return Aggregated(duplicate=not fresh, status=status, pushed=pushed)
 
 
 def _push(push: StatsPush, store: StatsStore, days: list[str]) -> tuple[str, ...]:
@@ -162,7 +195,8 @@ class DailyStats:
     @classmethod
     def from_counters(cls, day: str, counters: Mapping[str, int]) -> "DailyStats":
         def group(prefix: str) -> dict[str, int]:
-            return {k.removeprefix(prefix): int(v) for k, v in sorted(counters.items()) if k.startswith(prefix)}
+            # an image moved out of a status leaves its counter at 0: not shown
+            return {k.removeprefix(prefix): int(v) for k, v in sorted(counters.items()) if k.startswith(prefix) and v}
 
         return cls(
             date=day,
