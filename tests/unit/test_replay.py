@@ -3,7 +3,7 @@ change no count anywhere. The hub republishes nothing it republished within its 
 a consumer that gets an event again (a redelivery, or a replay older than that window) counts it
 once and never moves an image back to an older status."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -47,7 +47,7 @@ class ToConsumer(Republisher):
 
 
 class NoQuarantine(QuarantineQueue):
-    def send(self, events: list[Quarantined]) -> None:
+    def send(self, events: Sequence[Quarantined]) -> None:
         raise AssertionError(f"nothing here breaks its contract: {events}")
 
 
