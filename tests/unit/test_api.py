@@ -101,7 +101,7 @@ def test_a_malformed_image_id_is_a_400_naming_the_field(api: Call, image_id: str
     status, body = api(_get(image_id))
     assert status == 400
     assert body == {
-        "message": "imageId must be 32 lowercase hex characters",
+        "message": "imageId: must be 32 lowercase hex characters",
         "code": "INVALID_REQUEST",
         "errors": [{"field": "imageId", "reason": "must be 32 lowercase hex characters"}],
     }
