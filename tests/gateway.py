@@ -38,7 +38,9 @@ def route_of(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     return None
 
 
-def proxy_event(method: str, url: str, stage: str, body: Any = None) -> dict[str, Any]:
+def proxy_event(
+    method: str, url: str, stage: str, body: Any = None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The event the function gets for ``method url`` on ``stage``'s invoke URL (``.../<stage>/...``)."""
     split = urlsplit(url)
     if not split.path.startswith(f"/{stage}/"):
@@ -59,5 +61,8 @@ def proxy_event(method: str, url: str, stage: str, body: Any = None) -> dict[str
         multiValueQueryStringParameters={k: [v] for k, v in query.items()} or None,
         body=None if body is None else (body if isinstance(body, str) else json.dumps(body)),
     )
+    for name, value in (headers or {}).items():
+        event["headers"][name] = value
+        event["multiValueHeaders"][name] = [value]
     event["requestContext"].update(stage=stage, path=split.path, resourcePath=resource, httpMethod=method.upper())
     return event

@@ -50,8 +50,8 @@ def call(
     """``call(method, url, body)``: the request travels the template's routes to the handler."""
     module = load_handler("ApiFunction")
 
-    def request(method: str, url: str, body: Any = None) -> Answer:
-        event = gateway.proxy_event(method, url, STAGE, body)
+    def request(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
+        event = gateway.proxy_event(method, url, STAGE, body, headers)
         response = module.lambda_handler(event, lambda_context, adapters=(S3ObjectStore(), log, starter))
         headers = {k: list(v) for k, v in response.get("multiValueHeaders", {}).items()}
         headers |= {k: [v] for k, v in response.get("headers", {}).items()}
@@ -140,8 +140,12 @@ def _follow(call: Callable[..., Answer], base: str, link: str) -> Answer:
 
 def test_a_new_images_status_url_and_location_resolve_to_the_image(call: Callable[..., Answer]) -> None:
     posted_to = f"{INVOKE_URL}/images"
-    status, headers, created = call("POST", posted_to, {"filename": "a.png", "contentType": "image/png"})
+    origin = template.load()["Parameters"]["AllowedOrigin"]["Default"]
+    status, headers, created = call(
+        "POST", posted_to, {"filename": "a.png", "contentType": "image/png"}, {"origin": origin}
+    )
     assert status == 201
+    assert "Location" in headers["Access-Control-Expose-Headers"][0].split(",")  # a page may read it
     for link in (created["statusUrl"], headers["Location"][0]):
         followed_status, _, image = _follow(call, posted_to, link)
         assert (followed_status, image["imageId"], image["status"]) == (200, created["imageId"], "PENDING")

@@ -21,7 +21,14 @@ __all__ = ["images_api", "json_request", "openapi"]
 
 def images_api(allowed_origin: str) -> APIGatewayRestResolver:
     """The API's resolver: its routes, CORS for the one browser origin, and its error shape."""
-    cors = CORSConfig(allow_origin=allowed_origin, allow_headers=["Content-Type", "X-Api-Key"], max_age=600)
+    # (API Gateway answers the preflights itself, with the same headers: template.yaml's Cors.)
+    # Location is exposed so a page can follow it as it follows statusUrl.
+    cors = CORSConfig(
+        allow_origin=allowed_origin,
+        allow_headers=["Content-Type", "X-Api-Key"],
+        expose_headers=["Location"],
+        max_age=600,
+    )
     # Bodies are JSON objects: Powertools would read an array body as its first item.
     app = APIGatewayRestResolver(enable_validation=True, cors=cors, json_body_deserializer=json_object)
     app.include_router(images.router)
