@@ -53,9 +53,9 @@ def call(
     def request(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
         event = gateway.proxy_event(method, url, STAGE, body, headers)
         response = module.lambda_handler(event, lambda_context, adapters=(S3ObjectStore(), log, starter))
-        headers = {k: list(v) for k, v in response.get("multiValueHeaders", {}).items()}
-        headers |= {k: [v] for k, v in response.get("headers", {}).items()}
-        return int(response["statusCode"]), headers, json.loads(response["body"])
+        answered = {k: list(v) for k, v in response.get("multiValueHeaders", {}).items()}
+        answered |= {k: [v] for k, v in response.get("headers", {}).items()}
+        return int(response["statusCode"]), answered, json.loads(response["body"])
 
     return request
 
