@@ -8,14 +8,15 @@ operation, but this API answers validation errors ``400`` in its one error shape
 import json
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from image_pipeline.api_models import ErrorBody
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 TITLE: Final = "Image pipeline API"
 VERSION: Final = "1"
@@ -30,7 +31,7 @@ _POWERTOOLS_SCHEMAS: Final = ("HTTPValidationError", "ResponseValidationError", 
 _REF: Final = "#/components/schemas/"
 
 
-def answers(*declared: tuple[HTTPStatus, type[BaseModel] | None, str]) -> dict[int, OpenAPIResponse]:
+def answers(*declared: tuple[HTTPStatus, type[BaseModel] | None, str]) -> "dict[int, OpenAPIResponse]":
     """A route's responses for the document: its own (``None``: the error shape), plus the
     errors every route can answer."""
     responses: dict[int, OpenAPIResponse] = {}
@@ -42,8 +43,11 @@ def answers(*declared: tuple[HTTPStatus, type[BaseModel] | None, str]) -> dict[i
     return responses
 
 
-def document(app: APIGatewayRestResolver) -> dict[str, Any]:
+def document(app: "APIGatewayRestResolver") -> dict[str, Any]:
     """The OpenAPI document of ``app``'s routes."""
+    # the schema models cost ~50 ms to import: only a cold start that needs the document pays it
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn  # noqa: PLC0415
+
     generated = app.get_openapi_json_schema(
         title=TITLE,
         version=VERSION,
