@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from image_pipeline import catalogue
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.events import EventType, PipelineEvent
 from tests import template
@@ -69,7 +70,7 @@ def test_a_new_image_is_pending_with_its_upload_request_traced(api: Call) -> Non
     status, timeline = api(_get(created["imageId"], trace=True))
     assert status == 200
     assert [e["type"] for e in timeline["events"]] == ["UploadRequested"]
-    assert timeline["expected"]["ImageUploaded"] == ["ImageAnalyzed", "RenditionsCreated", "ThumbnailCreated"]
+    assert timeline["expected"]["ImageUploaded"] == sorted(job.response.value for job in catalogue.JOBS)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,7 @@ def test_a_malformed_image_id_is_a_400_naming_the_field(api: Call, image_id: str
     status, body = api(_get(image_id))
     assert status == 400
     assert body == {
-        "message": "imageId must be 32 lowercase hex characters",
+        "message": "imageId: must be 32 lowercase hex characters",
         "code": "INVALID_REQUEST",
         "errors": [{"field": "imageId", "reason": "must be 32 lowercase hex characters"}],
     }
