@@ -21,7 +21,7 @@ from image_pipeline.aws.rest import images_api, openapi
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.events import EventType, PipelineEvent
 from tests import gateway, template
-from tests.fakes import RecordingEditStarter
+from tests.fakes import RecordingEditStarter, RecordingPublisher
 from tests.template import ROOT
 from tests.unit.test_sam_cli import expanded_template
 from tools import openapi as openapi_tool
@@ -52,7 +52,9 @@ def call(
 
     def request(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
         event = gateway.proxy_event(method, url, STAGE, body, headers)
-        response = module.lambda_handler(event, lambda_context, adapters=(S3ObjectStore(), log, starter))
+        response = module.lambda_handler(
+            event, lambda_context, adapters=(S3ObjectStore(), log, starter, RecordingPublisher())
+        )
         answered = {k: list(v) for k, v in response.get("multiValueHeaders", {}).items()}
         answered |= {k: [v] for k, v in response.get("headers", {}).items()}
         return int(response["statusCode"]), answered, json.loads(response["body"])

@@ -51,7 +51,9 @@ def api(
             {2: "{imageId}", 4: "{editId}"}.get(i + 1, part) if i in {1, 3} else part for i, part in enumerate(parts)
         )
         event["pathParameters"] = {"imageId": parts[1]} | ({"editId": parts[3]} if len(parts) > 3 else {})
-        response = module.lambda_handler(event, lambda_context, adapters=(S3ObjectStore(), log, starter))
+        response = module.lambda_handler(
+            event, lambda_context, adapters=(S3ObjectStore(), log, starter, RecordingPublisher())
+        )
         return int(response["statusCode"]), json.loads(response["body"])
 
     return call

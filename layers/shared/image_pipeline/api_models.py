@@ -62,10 +62,13 @@ EditId = Annotated[str, _checked(is_edit_id), WithJsonSchema(_HEX_ID_SCHEMA)]
 
 
 class CreateImageRequest(_Json):
-    """Body of ``POST /images``: the file's name (shown back, never a key) and its type."""
+    """Body of ``POST /images``: the file's name (shown back, never a key), its type and, best
+    given, its size in bytes: a file the upload would refuse is refused here, before anything is
+    created, and the presigned POST accepts no more than it."""
 
     filename: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_clean_filename)]
     content_type: Annotated[str, AfterValidator(_supported_content_type)]
+    size: Annotated[int | None, Field(strict=True, ge=0)] = None
 
 
 def _whole_seconds(value: Any) -> int:

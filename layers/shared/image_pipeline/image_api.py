@@ -37,7 +37,7 @@ from image_pipeline.edits import (
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import image_id_for_key, is_upload_key, new_image_id, upload_key
 from image_pipeline.pairing import ImageState, derive_state, next_deadline, trace
-from image_pipeline.ports import EditStarter, ImageLog, ImageRecord, ObjectStore
+from image_pipeline.ports import EditStarter, EventPublisher, ImageLog, ImageRecord, ObjectStore
 from image_pipeline.problems import FieldProblem, InvalidInput
 
 API_PRODUCER = "ApiFunction"
@@ -67,11 +67,27 @@ class UploadLimits:
     expires_in: int
 
 
+def _allowed_size(declared: int | None, limits: UploadLimits) -> int:
+    """The most the upload may hold: the declared size, when the stack's limit allows it.
+
+    Raises InvalidInput for a size the presigned POST would refuse (S3 answers those only after
+    the whole file is sent, and the image would wait PENDING for an upload that never comes)."""
+    if declared is None:
+        return limits.max_bytes
+    if declared == 0:
+        raise InvalidInput([FieldProblem("size", "the file is empty: there is no image to upload")])
+    if declared > limits.max_bytes:
+        over = f"{declared:,} bytes is more than this stack's MaxUploadBytes ({limits.max_bytes:,} bytes)"
+        raise InvalidInput([FieldProblem("size", over)])
+    return declared
+
+
 def create_image(
     request: CreateImageRequest,
     *,
     store: ObjectStore,
     images: ImageLog,
+    publisher: EventPublisher,
     limits: UploadLimits,
     stall_timeout: timedelta,
     now: datetime,
@@ -79,8 +95,10 @@ def create_image(
     """Register a new image and hand back a presigned POST that accepts only this upload.
 
     The image is open from now on: if nothing is uploaded before the POST expires (plus the stall
-    timeout's grace), the sweeper ends it EXPIRED.
+    timeout's grace), the sweeper ends it EXPIRED. The request is recorded (a GET right after
+    finds it) and put on the bus (the tracker announces the image PENDING; the hub sees it).
     """
+    max_bytes = _allowed_size(request.size, limits)
     image_id = new_image_id()
     key = upload_key(image_id, request.content_type)
     expires_at = now + timedelta(seconds=limits.expires_in)
@@ -88,7 +106,7 @@ def create_image(
         bucket=limits.bucket,
         key=key,
         content_type=request.content_type,
-        max_bytes=limits.max_bytes,
+        max_bytes=max_bytes,
         metadata={"image-id": image_id},  # the correlation id rides on the object too
         expires_in=limits.expires_in,
     )
@@ -108,17 +126,18 @@ def create_image(
         data={
             "key": key,
             "contentType": request.content_type,
-            "maxBytes": limits.max_bytes,
+            "maxBytes": max_bytes,
             "expiresAt": expires_at.isoformat(),
         },
     )
     images.create_image(record, requested)
     images.set_deadline(image_id, next_deadline([requested], stall_timeout))
+    publisher.publish([requested])
     return CreatedImage(
         image_id=image_id,
         upload=PresignedPost(url=upload.url, fields=dict(upload.fields)),
         upload_expires_at=expires_at.isoformat(),
-        max_bytes=limits.max_bytes,
+        max_bytes=max_bytes,
         status_url=image_link(image_id),
     )
 
@@ -289,6 +308,7 @@ def request_edit(
     *,
     images: ImageLog,
     starter: EditStarter,
+    publisher: EventPublisher,
     stall_timeout: timedelta,
     now: datetime,
 ) -> EditAccepted:
@@ -313,6 +333,7 @@ def request_edit(
         image_id, source, request, producer=API_PRODUCER, now=now, causation_id=uploaded.event_id
     )
     images.append(requested)  # False on a repeat: the first request stands
+    publisher.publish([requested])  # again on a repeat: the bus's copy may be what failed last time
     images.set_deadline(image_id, next_deadline(images.events(image_id), stall_timeout))
     starter.start(EditWorkflowInput.from_requested(requested))  # named by the edit id: at most once
     edit = str(requested.data["editId"])
