@@ -227,7 +227,8 @@ define make_venv
 	@touch $(1)/.installed
 endef
 
-$(DEV_READY): tools/requirements/dev.txt layers/shared/requirements.txt layers/pillow/requirements.txt
+$(DEV_READY): tools/requirements/dev.txt layers/shared/requirements.txt layers/pillow/requirements.txt \
+		layers/recognition/requirements.txt
 	$(call make_venv,$(VENV),-r tools/requirements/dev.txt)
 
 $(SAM_READY): tools/requirements/sam.txt

@@ -24,6 +24,7 @@ class EventType(StrEnum):
     THUMBNAIL_CREATED = "ThumbnailCreated"
     RENDITIONS_CREATED = "RenditionsCreated"
     IMAGE_ANALYZED = "ImageAnalyzed"
+    IMAGE_RECOGNIZED = "ImageRecognized"  # labels, faces, moderation (image_pipeline.recognition)
     IMAGE_REJECTED = "ImageRejected"
     IMAGE_PROCESSING_FAILED = "ImageProcessingFailed"
     IMAGE_PROCESSING_STALLED = "ImageProcessingStalled"

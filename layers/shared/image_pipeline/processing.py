@@ -26,7 +26,15 @@ from image_pipeline.imaging import (
     render,
 )
 from image_pipeline.keys import output_key
-from image_pipeline.ports import EventPublisher, ObjectChanged, ObjectMissing, ObjectStore, StoredObject
+from image_pipeline.ports import (
+    EventPublisher,
+    ObjectChanged,
+    ObjectLocation,
+    ObjectMissing,
+    ObjectStore,
+    StoredObject,
+    UploadImage,
+)
 from image_pipeline.uploads import UploadedObject
 
 log = logging.getLogger(__name__)
@@ -43,6 +51,9 @@ class Job:
     name: str
     response: EventType
     run: Callable[[bytes, ImageLimits], JobResult]
+    # A job that also needs where the upload is stored (recognition: Rekognition reads S3 objects
+    # itself) is given the bytes with their location instead.
+    run_upload: Callable[[UploadImage, ImageLimits], JobResult] | None = None
 
 
 THUMBNAIL_JOB = Job(
@@ -106,13 +117,13 @@ class UploadResponder:
             log.info("upload %s was replaced before %s read it", upload.upload_id, job.name)
             return self._event(upload, EventType.UPLOAD_SUPERSEDED, {"message": str(exc), "job": job.name})
         try:
-            result = job.run(source.data, self.limits)
+            result = self._run(job, upload, source)
         except ImageRejected as exc:
             log.warning("rejected %s: %s", upload.image_id, exc, extra={"reason": exc.reason})
             return self._event(
                 upload,
                 EventType.IMAGE_REJECTED,
-                {"reason": exc.reason, "message": str(exc), "job": job.name},
+                {**exc.details, "reason": exc.reason, "message": str(exc), "job": job.name},
             )
         stored: dict[str, dict[str, Any]] = {}
         for rendition in result.renditions:
@@ -129,6 +140,12 @@ class UploadResponder:
         if outputs:
             data["outputs"] = outputs
         return self._event(upload, job.response, data)
+
+    def _run(self, job: Job, upload: UploadedObject, source: StoredObject) -> JobResult:
+        if job.run_upload is None:
+            return job.run(source.data, self.limits)
+        location = ObjectLocation(upload.bucket, upload.key, upload.etag)
+        return job.run_upload(UploadImage(source.data, location, source.content_type), self.limits)
 
     def _store(self, upload: UploadedObject, rendition: Rendition) -> dict[str, Any]:
         key = output_key(upload.image_id, upload.version, rendition.name, rendition.extension)

@@ -31,11 +31,14 @@ OWNERS: Mapping[str, frozenset[str]] = {
     "ThumbnailCreated": frozenset({"ThumbnailFunction"}),
     "RenditionsCreated": frozenset({"RenditionWorker"}),
     "ImageAnalyzed": frozenset({"AnalyzeFunction"}),
-    "ImageRejected": frozenset({"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction"}),
-    "ImageProcessingFailed": frozenset({"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction"}),
+    "ImageRecognized": frozenset({"RecognizeFunction"}),
+    "ImageRejected": frozenset({"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction", "RecognizeFunction"}),
+    "ImageProcessingFailed": frozenset(
+        {"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction", "RecognizeFunction"}
+    ),
     "ImageProcessingStalled": frozenset({"StallSweeper"}),
     "ImageUploaded": frozenset({"IntakeFunction"}),
-    "UploadSuperseded": frozenset({"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction"}),
+    "UploadSuperseded": frozenset({"ThumbnailFunction", "RenditionWorker", "AnalyzeFunction", "RecognizeFunction"}),
     "UploadExpired": frozenset({"StallSweeper"}),
     "EditRequested": frozenset({"ApiFunction"}),
     "EditCompleted": frozenset({"EditWorkflow"}),
