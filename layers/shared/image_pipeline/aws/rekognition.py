@@ -64,7 +64,7 @@ MAX_SIDE: Final = 10_000
 RENDITION_SIDE: Final = 2048
 MAX_LABELS: Final = 50
 LABELS_FROM: Final = 0.55  # Rekognition's default MinConfidence for DetectLabels
-RETRY_ATTEMPTS: Final = 5  # the first call and four retries, backing off exponentially
+RETRY_ATTEMPTS: Final = 4  # the first call and three retries: at most ~7 s of backoff when throttled
 
 _REFUSED: Final = frozenset(
     {"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException", "InvalidS3ObjectException"}
@@ -171,14 +171,14 @@ class RekognitionRecognizer(Recognizer):
             self._client.detect_labels,
             Image=given.image,
             MaxLabels=MAX_LABELS,
-            MinConfidence=LABELS_FROM * 100,
+            MinConfidence=_percent_of(LABELS_FROM),
             Features=["GENERAL_LABELS"],  # IMAGE_PROPERTIES is billed extra
         )
         moderation = self._call(
             "DetectModerationLabels",
             self._client.detect_moderation_labels,
             Image=given.image,
-            MinConfidence=self._moderation_from * 100,
+            MinConfidence=_percent_of(self._moderation_from),
         )
         faces = self._call("DetectFaces", self._client.detect_faces, Image=given.image, Attributes=["DEFAULT"])
         return Findings(
@@ -217,8 +217,12 @@ class RekognitionRecognizer(Recognizer):
         return response
 
 
+def _percent_of(fraction: float) -> float:
+    return round(fraction * 100, 2)
+
+
 def _percent(value: Any) -> float:
-    return min(1.0, max(0.0, float(value) / 100))
+    return round(min(1.0, max(0.0, float(value) / 100)), 6)
 
 
 def _label(found: Mapping[str, Any]) -> Label:
