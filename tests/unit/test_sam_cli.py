@@ -231,3 +231,20 @@ def test_the_finished_layers_ship_bytecode_that_needs_no_source_timestamps(tmp_p
     compiled = site / "PIL" / "__pycache__" / f"__init__.{sys.implementation.cache_tag}.pyc"
     flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
     assert flags == 0b01  # hash-based, unchecked: unzipping may reset the sources' mtimes
+
+
+def test_the_recognition_layer_leaves_pillow_to_the_pillow_layer_and_keeps_its_own_packages(tmp_path: Path) -> None:
+    # Given the recognition layer as pip leaves it: the model package pulled Pillow in
+    site = tmp_path / "RecognitionLayer" / "python"
+    _installed(site, "pillow", {"PIL/__init__.py": ""})
+    _installed(site, "numpy", {"numpy/__init__.py": ""})
+    _installed(site, "onnxruntime", {"onnxruntime/__init__.py": ""})
+    pillow_layer = tmp_path / "PillowLayer" / "python"
+    _installed(pillow_layer, "pillow", {"PIL/__init__.py": ""})
+    # When the layers are finished
+    finish_layers(tmp_path, workers=1)
+    # Then only the Pillow layer has Pillow; the recognition layer keeps numpy and onnxruntime
+    assert not (site / "PIL").exists()
+    assert (site / "numpy" / "__init__.py").exists()
+    assert (site / "onnxruntime" / "__init__.py").exists()
+    assert (pillow_layer / "PIL" / "__init__.py").exists()
