@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from tests import template
 from tests.template import ROOT
-from tools.build import check, finish_layers, prune, wheel_architectures
+from tools.build import check, drop_unused, finish_layers, prune, wheel_architectures
 from tools.stack import Stack, StackName, machine_architecture
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -248,3 +248,17 @@ def test_the_recognition_layer_leaves_pillow_to_the_pillow_layer_and_keeps_its_o
     assert (site / "numpy" / "__init__.py").exists()
     assert (site / "onnxruntime" / "__init__.py").exists()
     assert (pillow_layer / "PIL" / "__init__.py").exists()
+
+
+def test_a_layer_drops_the_test_suites_and_tooling_nothing_imports_at_run_time(tmp_path: Path) -> None:
+    site = tmp_path / "python"
+    for path in ["numpy/tests/test_a.py", "numpy/_core/tests/test_b.py", "numpy/testing/__init__.py", "numpy/core.py"]:
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_text("")
+    removed = drop_unused(site, ("numpy/**/tests",))
+    assert removed == ["numpy/_core/tests", "numpy/tests"]
+    # numpy.testing is imported by numpy itself on demand: it stays
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*.py")) == [
+        "numpy/core.py",
+        "numpy/testing/__init__.py",
+    ]
