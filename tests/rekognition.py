@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
+import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
-from image_pipeline.aws.rekognition import RekognitionRecognizer
+from image_pipeline.aws.rekognition import CLIENT_CONFIG
 
 # Response shapes as the API reference documents them (DetectLabels: parents, instances, aliases
 # and categories; DetectModerationLabels: a three-level taxonomy, "" as a top-level parent;
@@ -77,7 +78,13 @@ THROTTLED = (400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
 def served_client(answers: dict[str, list[tuple[int, dict[str, Any]]]]) -> tuple[Any, dict[str, int]]:
     """A real client whose HTTP answers come from ``answers`` (per operation, in order; the last
     one repeats): botocore's retry logic runs on them as on the wire."""
-    client = RekognitionRecognizer()._client  # the adapter's own client: its retry configuration
+    client = boto3.client(  # the adapter's retry configuration; requests are signed as on AWS
+        "rekognition",
+        region_name="us-east-1",
+        config=CLIENT_CONFIG,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",  # noqa: S106
+    )
     sends = dict.fromkeys(answers, 0)
 
     def send(request: Any, **_: Any) -> AWSResponse:

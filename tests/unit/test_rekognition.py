@@ -283,7 +283,7 @@ def test_an_unreachable_service_is_retried_then_named_with_the_way_out(
         attempts.append(request.url)
         raise EndpointConnectionError(endpoint_url=request.url)
 
-    client = RekognitionRecognizer()._client
+    client = boto3.client("rekognition", region_name="us-east-1", config=rekognition.CLIENT_CONFIG)
     client.meta.events.register("before-send.rekognition", unreachable)
     with pytest.raises(RecognitionUnavailable, match="RecognitionBackend=onnx"):
         RekognitionRecognizer(client).recognize(UploadImage(_image((640, 427)), LOCATION), ImageLimits())
@@ -307,3 +307,9 @@ def test_the_requests_match_botocores_model_of_the_service(client: Any) -> None:
     documented = errors("DetectLabels") | errors("DetectModerationLabels") | errors("DetectFaces")
     handled = set(rekognition._REFUSED) | set(rekognition._TRANSIENT) | set(rekognition._MISCONFIGURED)
     assert documented - handled == set(), "an error the service documents has no outcome"
+
+
+def test_the_adapters_own_client_retries_as_the_retry_tests_assume() -> None:
+    config: Any = RekognitionRecognizer()._client.meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": rekognition.RETRY_ATTEMPTS}
+    assert config.read_timeout == 10

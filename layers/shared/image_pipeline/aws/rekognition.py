@@ -65,6 +65,7 @@ RENDITION_SIDE: Final = 2048
 MAX_LABELS: Final = 50
 LABELS_FROM: Final = 0.55  # Rekognition's default MinConfidence for DetectLabels
 RETRY_ATTEMPTS: Final = 4  # the first call and three retries: at most ~7 s of backoff when throttled
+CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}, read_timeout=10)
 
 _REFUSED: Final = frozenset(
     {"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException", "InvalidS3ObjectException"}
@@ -125,8 +126,7 @@ class RekognitionRecognizer(Recognizer):
     def __init__(self, client: "RekognitionClient | None" = None, *, moderation_from: float = 0.5) -> None:
         """``moderation_from``: the lowest confidence (0..1) of the moderation labels to report
         (``ModerationThreshold.reporting_floor``)."""
-        retries = Config(retries={"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}, read_timeout=10)
-        self._client = client or boto3.client("rekognition", config=retries)
+        self._client = client or boto3.client("rekognition", config=CLIENT_CONFIG)
         self._moderation_from = moderation_from
 
     def recognize(self, image: UploadImage, limits: ImageLimits) -> Findings:
