@@ -83,7 +83,7 @@ def served_client(answers: dict[str, list[tuple[int, dict[str, Any]]]]) -> tuple
         region_name="us-east-1",
         config=CLIENT_CONFIG,
         aws_access_key_id="test",
-        aws_secret_access_key="test",  # noqa: S106
+        aws_secret_access_key="test",
     )
     sends = dict.fromkeys(answers, 0)
 
