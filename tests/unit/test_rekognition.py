@@ -313,3 +313,10 @@ def test_the_adapters_own_client_retries_as_the_retry_tests_assume() -> None:
     config: Any = RekognitionRecognizer()._client.meta.config
     assert config.retries == {"mode": "standard", "total_max_attempts": rekognition.RETRY_ATTEMPTS}
     assert config.read_timeout == 10
+
+
+def test_an_upload_costs_exactly_the_calls_the_adapter_declares() -> None:
+    # OPERATIONS is what the function's role is granted and what the README prices: one each
+    client, sends = served_client({operation: [(200, {})] for operation in rekognition.OPERATIONS})
+    RekognitionRecognizer(client).recognize(UploadImage(_image((640, 427)), LOCATION), ImageLimits())
+    assert sends == dict.fromkeys(rekognition.OPERATIONS, 1)

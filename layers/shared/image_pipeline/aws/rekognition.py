@@ -64,6 +64,8 @@ MAX_SIDE: Final = 10_000
 RENDITION_SIDE: Final = 2048
 MAX_LABELS: Final = 50
 LABELS_FROM: Final = 0.55  # Rekognition's default MinConfidence for DetectLabels
+# The calls this adapter makes, each billed per image (its role may make exactly these).
+OPERATIONS: Final = ("DetectLabels", "DetectModerationLabels", "DetectFaces")
 RETRY_ATTEMPTS: Final = 4  # the first call and three retries: at most ~7 s of backoff when throttled
 CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}, read_timeout=10)
 
