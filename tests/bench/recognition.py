@@ -65,9 +65,17 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def layer_sizes(build: Path) -> dict[str, Any]:
+def _not_built(build: Path) -> str | None:
+    if FUNCTION not in template.function_ids():
+        return f"{FUNCTION} is not in template.yaml"
     if not (build / FUNCTION).is_dir():
-        return {"skipped": f"no {FUNCTION} in {build.name}: run make build-local"}
+        return f"no {FUNCTION} in {build.name}: run make build-local"
+    return None
+
+
+def layer_sizes(build: Path) -> dict[str, Any]:
+    if problem := _not_built(build):
+        return {"skipped": problem}
     layers = [layer["Ref"] for layer in template.function_properties(FUNCTION)["Layers"]]
     sizes = {FUNCTION: _size(build / FUNCTION)} | {name: _size(build / name) for name in layers}
     return {"architecture": machine_architecture(), "bytes": sizes, "total": sum(sizes.values())}
@@ -98,8 +106,8 @@ print(json.dumps({"import_ms": (imported - start) * 1000, "backend_ms": (built -
 
 
 def init_times(build: Path, image: Path, repeats: int) -> dict[str, Any]:
-    if not (build / FUNCTION).is_dir():
-        return {"skipped": f"no {FUNCTION} in {build.name}: run make build-local"}
+    if problem := _not_built(build):
+        return {"skipped": problem}
     sdk = str(coldstart._runtime_sdk(coldstart.ROOT / "out" / "lambda-runtime"))
     layers = [layer["Ref"] for layer in template.function_properties(FUNCTION)["Layers"]]
     allowed = "\n".join([str(build / FUNCTION), *(str(build / name / "python") for name in layers), sdk])

