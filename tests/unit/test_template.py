@@ -16,6 +16,7 @@ IMAGE_FUNCTIONS = {
     "ThumbnailFunction",
     "RenditionWorker",
     "AnalyzeFunction",
+    "RecognizeFunction",
     "EditCropFunction",
     "EditFilterFunction",
     "EditCompressFunction",
@@ -67,7 +68,7 @@ def test_uploads_fan_out_from_one_rule_that_never_matches_outputs() -> None:
     assert pattern["detail"]["object"]["key"] == [{"prefix": UPLOADS_PREFIX}]
     assert not OUTPUTS_PREFIX.startswith(UPLOADS_PREFIX)
     targets = {t["Arn"]["Fn::GetAtt"][0] for t in rule["Targets"]}
-    assert targets == {"ThumbnailFunction", "RenditionQueue", "AnalyzeFunction", "IntakeFunction"}
+    assert targets == {"ThumbnailFunction", "RenditionQueue", "AnalyzeFunction", "RecognizeFunction", "IntakeFunction"}
 
 
 def _targets() -> list[tuple[str, dict[str, Any]]]:
