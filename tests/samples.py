@@ -78,6 +78,14 @@ for _job in catalogue.JOBS:
 DATA[EventType.IMAGE_ANALYZED] = {
     "analysis": {"format": "JPEG", "mediaType": "image/jpeg", "width": 640, "height": 480, "bytes": 48213}
 }
+DATA[EventType.IMAGE_RECOGNIZED] = {
+    "recognition": {
+        "backend": "rekognition",
+        "labels": [{"name": "Person", "confidence": 0.9912, "parents": []}],
+        "faces": [{"box": {"left": 0.4, "top": 0.2, "width": 0.2, "height": 0.3}, "confidence": 0.9987}],
+        "moderation": {"flagged": False, "score": 0.0, "threshold": 0.8, "labels": []},
+    }
+}
 
 
 def event(
