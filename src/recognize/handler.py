@@ -13,7 +13,8 @@ from image_pipeline.settings import RecognizeSettings
 
 settings = RecognizeSettings.from_env()
 logger = function_logger()
-recognition = JobRunner("recognition", settings, logger, operations=recognition_operations(settings))
+operations = recognition_operations(settings.recognition_backend, settings.moderation_threshold)
+recognition = JobRunner("recognition", settings, logger, operations=operations)
 
 
 @observed

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
+from image_pipeline.catalogue import JOBS
 from image_pipeline.events import EventType, PipelineEvent
-from tests import template
+from tests import samples, template
 from tests.conftest import load_event
 
 Call = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
@@ -69,7 +70,7 @@ def test_a_new_image_is_pending_with_its_upload_request_traced(api: Call) -> Non
     status, timeline = api(_get(created["imageId"], trace=True))
     assert status == 200
     assert [e["type"] for e in timeline["events"]] == ["UploadRequested"]
-    assert timeline["expected"]["ImageUploaded"] == ["ImageAnalyzed", "RenditionsCreated", "ThumbnailCreated"]
+    assert timeline["expected"]["ImageUploaded"] == sorted(job.response.value for job in JOBS)
 
 
 @pytest.mark.parametrize(
@@ -135,6 +136,7 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
         (EventType.THUMBNAIL_CREATED, {"outputs": [output]}),
         (EventType.RENDITIONS_CREATED, {"outputs": []}),
         (EventType.IMAGE_ANALYZED, {"analysis": {"format": "JPEG", "width": 640}}),
+        (EventType.IMAGE_RECOGNIZED, samples.DATA[EventType.IMAGE_RECOGNIZED]),
     ]
     for kind, data in responses:
         log.append(
@@ -152,6 +154,7 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
     assert image["status"] == "COMPLETE"
     assert image["missing"] == []
     assert image["analysis"] == {"format": "JPEG", "width": 640}
+    assert image["recognition"] == samples.DATA[EventType.IMAGE_RECOGNIZED]["recognition"]
     thumbnail = image["outputs"]["thumbnail"]
     assert thumbnail["width"] == 256
     assert thumbnail["url"].startswith("https://")

@@ -11,6 +11,7 @@ import pytest
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.s3 import S3ObjectStore
+from image_pipeline.catalogue import JOBS
 from image_pipeline.edits import outcome_event_id, request_event_id
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.tracker import sweep_overdue
@@ -69,7 +70,7 @@ def _uploaded(log: DynamoImageLog, *, complete: bool = True) -> None:
             data=data,
         )
     )
-    answers = [EventType.THUMBNAIL_CREATED, EventType.RENDITIONS_CREATED, EventType.IMAGE_ANALYZED]
+    answers = [job.response for job in JOBS]  # every job's answer: the image is COMPLETE
     for kind in answers if complete else answers[:1]:
         log.append(PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=UPLOAD, occurred_at=at))
 

@@ -259,6 +259,7 @@ def test_the_workflow_input_comes_from_the_request_event_and_survives_the_bus() 
         "source": {"bucket": "images", "key": SOURCE.key, "etag": SOURCE.etag},
         "operations": request.normalized()["operations"],
         "format": "webp",
+        "faces": None,  # always there: the workflow's crop step passes it on (JSONata has no "absent")
     }
     assert EditWorkflowInput.model_validate(payload) == workflow_input  # what a step reads back
 

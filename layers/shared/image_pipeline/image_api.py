@@ -14,6 +14,7 @@ from image_pipeline.catalogue import PAIRINGS, ImageStatus
 from image_pipeline.edits import EditSource, EditWorkflowInput, edit_requested, edit_state, parse_edit_request
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import EXTENSIONS, image_id_for_key, is_upload_key, new_image_id, upload_key
+from image_pipeline.moderation import WITHHELD_FLAGGED, moderated
 from image_pipeline.pairing import ImageState, derive_state, next_deadline, trace
 from image_pipeline.ports import EditStarter, ImageLog, ImageRecord, ObjectStore, PresignedUpload
 
@@ -118,11 +119,15 @@ class Downloads:
         return self.store.download_url(self.bucket, key, expires_in=self.expires_in)
 
 
-def _outputs(events: Mapping[EventType, PipelineEvent], downloads: Downloads) -> dict[str, dict[str, Any]]:
+def _outputs(
+    events: Mapping[EventType, PipelineEvent], downloads: Downloads, withheld: str | None
+) -> dict[str, dict[str, Any]]:
+    """Each output, with a download link unless moderation withholds it (then ``withheld`` says why)."""
     outputs: dict[str, dict[str, Any]] = {}
     for event in events.values():
         for output in event.data.get("outputs", []):
-            outputs[output["name"]] = {**output, "url": downloads.url(output["key"])}
+            served = {"url": downloads.url(output["key"])} if withheld is None else {"url": None, "withheld": withheld}
+            outputs[output["name"]] = {**output, **served}
     return outputs
 
 
@@ -145,10 +150,12 @@ def _upload(state: ImageState) -> dict[str, Any] | None:
 def describe_image(
     image_id: str, *, images: ImageLog, downloads: Downloads, stall_timeout: timedelta
 ) -> dict[str, Any] | None:
-    """The image's derived status, outputs (with download links) and analysis; None if unknown.
+    """The image's derived status, outputs (with download links) analysis and recognition; None
+    if unknown.
 
-    Everything shown comes from one upload, the latest: its outputs, their links and its
-    analysis, never a mix of two uploads to the same key.
+    Everything shown comes from one upload, the latest: its outputs, their links, its analysis
+    and recognition, never a mix of two uploads to the same key. An output gets a link only once
+    moderation cleared the upload (``image_pipeline.moderation``).
     """
     record = images.get_image(image_id)
     events = images.events(image_id)
@@ -157,6 +164,7 @@ def describe_image(
     state = derive_state(events, stall_timeout)
     responses = state.responses()
     analysis = responses.get(EventType.IMAGE_ANALYZED)
+    moderation = moderated(state, events)
     upload = _upload(state)
     return {
         "imageId": image_id,
@@ -171,8 +179,9 @@ def describe_image(
         "upload": upload,
         "deadline": state.deadline.isoformat() if state.deadline else None,
         "missing": [m.value for m in state.missing],
-        "outputs": _outputs(responses, downloads),
+        "outputs": _outputs(responses, downloads, moderation.withheld),
         "analysis": analysis.data.get("analysis") if analysis else None,
+        "recognition": moderation.recognition(),
     }
 
 
@@ -242,6 +251,10 @@ class NoProcessedSource(ValueError):
     """The image has no processed upload to edit (yet, or any more)."""
 
 
+class WithheldByModeration(NoProcessedSource):
+    """Moderation flagged the image's upload: nothing is made of it."""
+
+
 def request_edit(
     image_id: str,
     body: Any,
@@ -262,12 +275,17 @@ def request_edit(
         raise ImageNotFound(image_id)
     request = parse_edit_request(body)
     state = derive_state(events, stall_timeout)
+    moderation = moderated(state, events)
+    if moderation.withheld == WITHHELD_FLAGGED:
+        raise WithheldByModeration(f"image {image_id} was withheld by moderation: it cannot be edited")
     uploaded = state.current.request if state.current else None
     if state.status is not ImageStatus.COMPLETE or uploaded is None or not uploaded.data.get("etag"):
         raise NoProcessedSource(f"image {image_id} has no processed upload to edit (it is {state.status.value})")
     source = EditSource(bucket=uploaded.data["bucket"], key=uploaded.data["key"], etag=uploaded.data["etag"])
+    # a content-aware crop is placed around the faces recognition found, when its backend finds faces
+    faces = moderation.faces() if any(op.crop and op.crop.mode == "content" for op in request.operations) else None
     requested = edit_requested(
-        image_id, source, request, producer=API_PRODUCER, now=now, causation_id=uploaded.event_id
+        image_id, source, request, producer=API_PRODUCER, now=now, causation_id=uploaded.event_id, faces=faces
     )
     images.append(requested)  # False on a repeat: the first request stands
     images.set_deadline(image_id, next_deadline(images.events(image_id), stall_timeout))

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 from image_pipeline.processing import OPERATIONS, Operation
 from image_pipeline.recognition import ModerationThreshold, RecognitionOff, Recognizer, recognition_operation
-from image_pipeline.settings import RecognizeSettings
 
 
 def recognizer_for(backend: str, threshold: ModerationThreshold) -> Recognizer:
@@ -23,8 +22,7 @@ def recognizer_for(backend: str, threshold: ModerationThreshold) -> Recognizer:
     raise ValueError(f"unknown recognition backend {backend!r}: rekognition, onnx or off")
 
 
-def recognition_operations(settings: RecognizeSettings) -> Mapping[str, Operation]:
-    """The jobs' operations, the recognition job's with this deployment's backend and threshold."""
-    threshold = ModerationThreshold(settings.moderation_threshold)
-    recognizer = recognizer_for(settings.recognition_backend, threshold)
-    return {**OPERATIONS, "recognition": recognition_operation(recognizer, threshold)}
+def recognition_operations(backend: str, moderation_threshold: float) -> Mapping[str, Operation]:
+    """The jobs' operations, the recognition job's with a deployment's backend and threshold."""
+    threshold = ModerationThreshold(moderation_threshold)
+    return {**OPERATIONS, "recognition": recognition_operation(recognizer_for(backend, threshold), threshold)}
