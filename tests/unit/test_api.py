@@ -164,6 +164,31 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
     assert {e["answers"]["eventId"] for e in timeline["events"][2:]} == {upload}
 
 
+def test_an_output_made_before_moderation_answered_is_listed_without_a_link(api: Call, aws: SimpleNamespace) -> None:
+    # Given a thumbnail made, and recognition not answered yet (it may still flag the picture)
+    _, created = api(load_event("api-post-images.json"))
+    image_id = created["imageId"]
+    log = DynamoImageLog(aws.ImagesTable)
+    upload = f"uploads/{image_id}.jpg#01"
+    log.append(PipelineEvent.new(EventType.IMAGE_UPLOADED, image_id=image_id, producer="aws.s3", event_id=upload))
+    thumbnail = {**samples.DATA[EventType.THUMBNAIL_CREATED]["outputs"][0], "key": f"outputs/{image_id}/t.jpg"}
+    log.append(
+        PipelineEvent.new(
+            EventType.THUMBNAIL_CREATED,
+            image_id=image_id,
+            producer="ThumbnailFunction",
+            causation_id=upload,
+            data={"outputs": [thumbnail]},
+        )
+    )
+    # Then the image lists it, withheld until moderation clears the upload, and shows no recognition
+    _, image = api(_get(image_id))
+    assert image["status"] == "PROCESSING"
+    assert image["outputs"]["thumbnail"]["url"] is None
+    assert image["outputs"]["thumbnail"]["withheld"] == "pending_moderation"
+    assert image["recognition"] is None
+
+
 @pytest.mark.parametrize(
     "content_type",
     [None, "application/x-www-form-urlencoded", "text/plain", "application/json; charset=utf-8"],

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from image_pipeline import contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.catalogue import JOBS
 from image_pipeline.edits import outcome_event_id, request_event_id
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.tracker import sweep_overdue
+from tests import samples
 from tests.conftest import load_event
 from tests.fakes import RecordingEditStarter, RecordingPublisher
 
@@ -72,7 +74,10 @@ def _uploaded(log: DynamoImageLog, *, complete: bool = True) -> None:
     )
     answers = [job.response for job in JOBS]  # every job's answer: the image is COMPLETE
     for kind in answers if complete else answers[:1]:
-        log.append(PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=UPLOAD, occurred_at=at))
+        data = samples.DATA[kind] if kind is EventType.IMAGE_RECOGNIZED else {}  # with a face
+        log.append(
+            PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=UPLOAD, occurred_at=at, data=data)
+        )
 
 
 def test_an_edit_is_accepted_started_once_and_reported_running(api: Any, log: DynamoImageLog, starter: Any) -> None:
@@ -142,6 +147,38 @@ def test_an_unknown_image_is_404_and_one_not_processed_yet_is_409(api: Any, log:
     status, conflict = api("POST", f"/images/{IMAGE}/edits", BODY)
     assert (status, conflict["code"]) == (409, "CONFLICT")
     assert "PROCESSING" in conflict["message"]
+
+
+@pytest.mark.parametrize(("mode", "faces"), [("content", True), ("centre", False)])
+def test_a_content_crop_is_started_with_the_faces_recognition_found(
+    api: Any, log: DynamoImageLog, starter: Any, mode: str, faces: bool
+) -> None:
+    _uploaded(log)
+    body = {"operations": [{"crop": {"aspect": "1:1", "mode": mode}}], "format": "webp"}
+    assert api("POST", f"/images/{IMAGE}/edits", body)[0] == 202
+    (started,) = starter.started.values()
+    found = samples.DATA[EventType.IMAGE_RECOGNIZED]["recognition"]["faces"]
+    assert started.payload()["faces"] == (found if faces else None)
+    # and the request event keeps its contract with them
+    (requested,) = [e for e in log.events(IMAGE) if e.type is EventType.EDIT_REQUESTED]
+    contracts.validate(requested.type.value, requested.detail())
+
+
+def test_an_image_moderation_flagged_is_never_edited(api: Any, log: DynamoImageLog, starter: Any) -> None:
+    _uploaded(log, complete=False)
+    log.append(
+        PipelineEvent.new(
+            EventType.IMAGE_REJECTED,
+            image_id=IMAGE,
+            producer="RecognizeFunction",
+            causation_id=UPLOAD,
+            data={"reason": "moderation", "message": "flagged", "job": "recognition"},
+        )
+    )
+    status, conflict = api("POST", f"/images/{IMAGE}/edits", BODY)
+    assert (status, conflict["code"]) == (409, "CONFLICT")
+    assert "withheld by moderation" in conflict["message"]
+    assert starter.executions() == []
 
 
 def test_unknown_and_malformed_edit_ids(api: Any, log: DynamoImageLog) -> None:

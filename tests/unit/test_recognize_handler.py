@@ -2,9 +2,7 @@
 its backend cannot answer) an error Lambda retries. S3 and the idempotency table are moto's."""
 
 import copy
-import importlib.util
 import json
-import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType, SimpleNamespace
 from typing import Any

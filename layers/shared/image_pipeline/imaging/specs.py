@@ -29,7 +29,9 @@ class CropSpec:
                 raise ValueError(f"box must be fractions with left < right and top < bottom, got {self.box}")
         for left, top, right, bottom in self.focus:
             if not (0 <= left <= right <= 1 and 0 <= top <= bottom <= 1):
-                raise ValueError(f"a focus region must be fractions with left <= right and top <= bottom, got {self.focus}")
+                raise ValueError(
+                    f"a focus region must be fractions with left <= right and top <= bottom, got {self.focus}"
+                )
 
 
 @dataclass(frozen=True)
