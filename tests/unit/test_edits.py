@@ -175,6 +175,7 @@ def test_the_edit_model_imports_without_pillow() -> None:
         "            raise ImportError('no Pillow here')\n"
         "sys.meta_path.insert(0, NoPillow())\n"
         "import image_pipeline.edits, image_pipeline.ports, image_pipeline.edit_outcomes\n"
+        "import image_pipeline.moderation, image_pipeline.image_api, image_pipeline.hub.aggregates\n"
         "import image_pipeline.aws.stepfunctions\n"
         "print('PIL' in sys.modules)\n"
     )
