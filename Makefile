@@ -67,8 +67,8 @@ TOOLS_PATH := PYTHONPATH=layers/shared
 output = $$($(LOCAL_AWS) $(PY) -m tools.stack output $(HUB_STACKS)-$(1) $(2))
 
 .PHONY: venvs help run test test-unit test-integration test-e2e lint format bench load up down build-local \
-	build-app-local deploy-local query local-env engine-env invoke events deploy pipeline-build pipeline-package \
-	pipeline-deploy clean
+	build-app-local deploy-local query local-env engine-env invoke events openapi deploy pipeline-build \
+	pipeline-package pipeline-deploy clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -178,6 +178,9 @@ engine-env: ## Print export lines that point AWS clients and the SAM CLI at the 
 
 events: $(DEV_READY) ## Sample events for the local stack in out/events/ (sam remote invoke --event-file)
 	@$(LOCAL_AWS) $(PY) -m tools.events
+
+openapi: $(DEV_READY) ## The API's OpenAPI document, generated from its routes, in out/openapi.json
+	@$(TOOLS_PATH) $(PY) -m tools.openapi out/openapi.json
 
 invoke: $(DEV_READY) ## Invoke a deployed function with an event: make invoke FN=ThumbnailFunction EVENT=events/s3put.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }

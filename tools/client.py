@@ -18,6 +18,7 @@ class ApiError(RuntimeError):
     def __init__(self, status: int, body: Any, url: str) -> None:
         self.status = status
         self.body = body
+        self.url = url
         message = body.get("message") if isinstance(body, dict) else body
         super().__init__(f"HTTP {status} from {url}: {message}")
 
@@ -69,8 +70,12 @@ class PipelineClient:
                 payload = raw.decode(errors="replace")
             raise ApiError(error.code, payload, url) from None
 
-    def create_image(self, filename: str, content_type: str) -> dict[str, Any]:
-        _, body = self._request("POST", "images", {"filename": filename, "contentType": content_type})
+    def create_image(self, filename: str, content_type: str, size: int | None = None) -> dict[str, Any]:
+        """POST /images; with ``size``, a file the upload would refuse is refused right here."""
+        asked: dict[str, Any] = {"filename": filename, "contentType": content_type}
+        if size is not None:
+            asked["size"] = size
+        _, body = self._request("POST", "images", asked)
         return dict(body)
 
     def upload(self, created: dict[str, Any], data: bytes, filename: str, content_type: str) -> None:

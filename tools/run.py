@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
 # Outputs copied next to the report: the thumbnail, the previews, and each format at 1024 px.
 SHOWN_OUTPUTS = ("thumbnail", "crop-", "filter-", "w1024-")
-SETTLED = frozenset({"COMPLETE", "REJECTED"})
+# Final with a reason: processed, rejected by a job, or refused before it became an image (REFUSED).
+SETTLED = frozenset({"COMPLETE", "REJECTED", "REFUSED"})
 # The edit `make run` asks of every processed image (POST /images/{id}/edits, the EditWorkflow).
 EDIT = {"operations": [{"crop": {"aspect": "1:1"}}, {"filter": "sepia"}, {"resize": {"width": 400}}], "format": "webp"}
 
@@ -108,7 +109,7 @@ def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float
     started = time.monotonic()
     try:
         content_type = content_type_for(path.name)
-        created = client.create_image(path.name, content_type)
+        created = client.create_image(path.name, content_type, size=path.stat().st_size)
         result.image_id = created["imageId"]
         result.timings["createMs"] = _ms(started)
         uploading = time.monotonic()
@@ -126,11 +127,13 @@ def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float
         if result.status == "COMPLETE":
             _edit(client, result, assets_dir, timeout)
     except ApiError as error:
-        # The API refused it up front (e.g. a content type the pipeline does not take).
-        result.status = "REJECTED" if error.status in {400, 413} else "FAILED"
+        # Refused before it became an image: by the API (a type or a size the upload would refuse:
+        # no image exists) or by S3's upload policy (the image waits for an upload that never came).
+        result.status = "REFUSED" if error.status in {400, 403, 413} else "FAILED"
         body: dict[str, Any] = error.body if isinstance(error.body, dict) else {"message": str(error.body)[:300]}
-        reasons = "; ".join(str(e["reason"]) for e in body.get("errors", [])) or body.get("message")
-        result.reason = f"API {error.status}: {reasons}"
+        reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in body.get("errors", [])) or body.get("message")
+        by = "S3's upload policy" if "S3 refused" in str(reasons) else "the API"
+        result.reason = f"refused by {by} ({error.status}): {reasons}"
     result.timings["totalMs"] = _ms(started)
     return result
 
@@ -274,7 +277,8 @@ def main() -> None:
     results.sort(key=lambda r: r.file)
 
     print_table(results)
-    checked = hub.finish({r.image_id: r.status for r in results if r.image_id})
+    # The hub accounts for every image the API has: not for a file refused before it became one
+    checked = hub.finish({r.image_id: r.status for r in results if r.image_id and r.image})
     print_hub(checked)
     images = [r.to_dict() for r in results]
     (OUT / "results.json").write_text(json.dumps({"images": images, **checked}, indent=2) + "\n")

@@ -1,20 +1,24 @@
 """A web page on another origin uses the API and the bucket, in a real headless Chromium: CORS
-preflights without the API key, the presigned POST from a browser form, status polling, a
-download link, and API Gateway's own refusals readable by the page."""
+preflights answered by API Gateway without the API key (and without any function), the presigned
+POST from a browser form, status polling, an edit followed by its relative statusUrl, a download
+link, and API Gateway's own refusals readable by the page."""
 
 import functools
 import http.server
 import os
 import shutil
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 
 from tests.conftest import EVENTS
+from tools.client import PipelineClient
 from tools.stack import Stack
 
 PAGE = Path(__file__).parent / "browser"
@@ -66,10 +70,17 @@ def page(site: str) -> Iterator[Any]:
         browser.close()
 
 
-def test_a_page_on_another_origin_uploads_and_follows_an_image_to_complete(page: Any, stack: Stack) -> None:
-    result = page.evaluate(
+@pytest.fixture(scope="module")
+def uploaded(page: Any, stack: Stack) -> dict[str, Any]:
+    """The page's upload, followed to its end."""
+    result: dict[str, Any] = page.evaluate(
         "([api, key]) => uploadAndWait(api, key, '/photo.jpg', 120000)", [stack.api_url, stack.api_key]
     )
+    return result
+
+
+def test_a_page_on_another_origin_uploads_and_follows_an_image_to_complete(uploaded: dict[str, Any]) -> None:
+    result = uploaded
     assert (result["created"], result["uploaded"]) == (201, 204)
     assert result["image"]["status"] == "COMPLETE", result["image"]
     assert result["image"]["filename"] == "from the browser.jpg"
@@ -81,3 +92,73 @@ def test_the_page_can_read_why_api_gateway_refused_it(page: Any, stack: Stack) -
     assert refused["status"] == 403
     assert refused["body"]["code"] == "INVALID_API_KEY"
     assert set(refused["body"]) == {"message", "code", "errors"}
+
+
+def test_the_page_edits_the_image_and_follows_the_edits_own_link(
+    page: Any, stack: Stack, uploaded: dict[str, Any]
+) -> None:
+    image_id = uploaded["image"]["imageId"]
+    body = {"operations": [{"crop": {"aspect": "1:1"}}, {"resize": {"width": 64}}], "format": "png"}
+    result = page.evaluate(
+        "([api, key, image, body]) => editAndWait(api, key, image, body, 180000)",
+        [stack.api_url, stack.api_key, image_id, body],
+    )
+    assert result["accepted"] == 202
+    # statusUrl and Location, resolved by the browser against the URL posted to, are the edit's route
+    assert result["editUrl"] == result["location"] == f"{stack.api_url}/images/{image_id}/edits/{result['editId']}"
+    assert result["edit"]["status"] == "COMPLETE", result["edit"]
+    assert (result["edit"]["output"]["width"], result["edit"]["output"]["height"]) == (64, 64)
+
+
+# ---------------------------------------------------------------- preflights: API Gateway's own
+def _preflight(url: str, origin: str) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(  # noqa: S310  # the local engine, on 127.0.0.1
+        url,
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-api-key",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
+
+
+def _invocations(function_name: str) -> int:
+    """How many times the function ran: the START lines Lambda (and the engine) log per invocation."""
+    pages = (
+        boto3.client("logs").get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{function_name}")
+    )
+    return sum(e["message"].startswith("START RequestId:") for page in pages for e in page["events"])
+
+
+def test_every_preflight_is_answered_by_api_gateway_without_a_key_or_a_function(
+    stack: Stack, client: PipelineClient, web_origin: str
+) -> None:
+    apigateway = boto3.client("apigateway")
+    api_id = stack.outputs["ApiId"]
+    function = stack.physical_id("ApiFunction")
+    image = "0" * 32
+    urls = [f"{stack.api_url}{path}" for path in ("/images", f"/images/{image}", f"/images/{image}/trace")]
+    urls += [f"{stack.api_url}/images/{image}/edits", f"{stack.api_url}/images/{image}/edits/{image}"]
+    # Given the deployed API: every resource with a route answers OPTIONS with a MOCK integration
+    resources = apigateway.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
+    routed = [r for r in resources if set(r.get("resourceMethods", {})) - {"OPTIONS"}]
+    assert len(routed) == len(urls)
+    for resource in routed:
+        integration = apigateway.get_integration(restApiId=api_id, resourceId=resource["id"], httpMethod="OPTIONS")
+        assert integration["type"] == "MOCK", resource["path"]
+    # When a browser's preflight reaches each path, without a key
+    before = _invocations(function)
+    for url in urls:
+        status, headers, _ = _preflight(url, web_origin)
+        # Then API Gateway answers it with the CORS headers the template gives every path
+        assert status == 200, url
+        assert headers["access-control-allow-origin"] == web_origin, url
+        assert {"content-type", "x-api-key"} <= set(headers["access-control-allow-headers"].lower().split(","))
+        assert "POST" in headers["access-control-allow-methods"] or "GET" in headers["access-control-allow-methods"]
+    # And no function ran for them, while one keyed request does run it (the count is live)
+    assert _invocations(function) == before
+    client.list_images(limit="1")
+    assert _invocations(function) > before

@@ -131,6 +131,11 @@ def test_the_readme_api_walkthrough_answers_as_documented(transcript: dict[str, 
     assert [e["type"] for e in trace["events"]][:2] == ["UploadRequested", "ImageUploaded"]
     newest = _json(by_start['curl -s "$API_URL/images?limit=5"'])
     assert image["imageId"] in [i["imageId"] for i in newest["images"]]
+    # the edit's statusUrl, resolved against the URL it was posted to (RFC 3986), is the edit's route
+    edit = _json(by_start['curl -s "$EDIT_URL"'])
+    assert (edit["imageId"], edit["status"], edit["format"]) == (image["imageId"], "COMPLETE", "webp")
+    assert (edit["output"]["width"], edit["output"]["height"]) == (400, 400)
+    assert edit["output"]["url"]
     copied = _json(by_start['curl -s -G "$API_URL/images" --data-urlencode "key=uploads/my rocket.webp"'])
     (rocket,) = copied["images"]
     assert (rocket["filename"], rocket["origin"], rocket["status"]) == ("my rocket.webp", "s3", "COMPLETE")

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from image_pipeline import catalogue, contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
-from image_pipeline.catalogue import JOBS
+from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.events import EventType, PipelineEvent
 from tests import samples, template
 from tests.conftest import load_event
+from tests.fakes import RecordingEditStarter, RecordingPublisher
 
 Call = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 ORIGIN = template.load()["Parameters"]["AllowedOrigin"]["Default"]
@@ -70,7 +72,7 @@ def test_a_new_image_is_pending_with_its_upload_request_traced(api: Call) -> Non
     status, timeline = api(_get(created["imageId"], trace=True))
     assert status == 200
     assert [e["type"] for e in timeline["events"]] == ["UploadRequested"]
-    assert timeline["expected"]["ImageUploaded"] == sorted(job.response.value for job in JOBS)
+    assert timeline["expected"]["ImageUploaded"] == sorted(job.response.value for job in catalogue.JOBS)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +104,7 @@ def test_a_malformed_image_id_is_a_400_naming_the_field(api: Call, image_id: str
     status, body = api(_get(image_id))
     assert status == 400
     assert body == {
-        "message": "imageId must be 32 lowercase hex characters",
+        "message": "imageId: must be 32 lowercase hex characters",
         "code": "INVALID_REQUEST",
         "errors": [{"field": "imageId", "reason": "must be 32 lowercase hex characters"}],
     }
@@ -277,3 +279,52 @@ def test_a_bad_list_query_is_a_400_naming_the_field(api: Call, query: dict[str, 
     assert status == 400
     assert body["code"] == "INVALID_REQUEST"
     assert [e["field"] for e in body["errors"]] == [field]
+
+
+def test_a_new_image_is_announced_on_the_bus_as_the_tracker_and_the_hub_need_it(
+    aws: SimpleNamespace, load_handler: Callable[[str], ModuleType], lambda_context: object
+) -> None:
+    # Given the API with a publisher that records what it puts on the app bus
+    module, published = load_handler("ApiFunction"), RecordingPublisher()
+    adapters = (S3ObjectStore(), DynamoImageLog(aws.ImagesTable), RecordingEditStarter(), published)
+    # When a client starts an upload
+    response = module.lambda_handler(
+        _post({"filename": "a.jpg", "contentType": "image/jpeg"}), lambda_context, adapters
+    )
+    created = json.loads(response["body"])
+    # Then the request is on the bus too, as recorded, keeping its contract (the tracker then
+    # announces the image PENDING; the hub's consumers see it before any upload)
+    (requested,) = published.published
+    assert (requested.type, requested.image_id) == (EventType.UPLOAD_REQUESTED, created["imageId"])
+    assert DynamoImageLog(aws.ImagesTable).events(created["imageId"]) == [requested]
+    contracts.validate(requested.type.value, requested.detail())
+
+
+MAX = int(template.load()["Parameters"]["MaxUploadBytes"]["Default"])
+
+
+@pytest.mark.parametrize(
+    ("size", "created"),
+    [(None, True), (1, True), (MAX - 1, True), (MAX, True), (MAX + 1, False), (0, False), (-1, False), ("12", False)],
+    ids=["undeclared", "one-byte", "just-below", "at-the-limit", "just-above", "empty", "negative", "a-string"],
+)
+def test_a_declared_size_the_upload_would_refuse_is_refused_before_anything_exists(
+    api: Call, aws: SimpleNamespace, size: Any, created: bool
+) -> None:
+    body = {"filename": "a.jpg", "contentType": "image/jpeg"} | ({"size": size} if size is not None else {})
+    status, answer = api(_post(body))
+    if created:
+        # the presigned POST takes no more than what was declared (the stack's limit if nothing was)
+        assert status == 201
+        assert answer["maxBytes"] == (size or MAX)
+        policy = json.loads(base64.b64decode(answer["upload"]["fields"]["policy"]))
+        assert ["content-length-range", 1, size or MAX] in policy["conditions"]
+        return
+    # Then a 400 naming the field and, past the limit, the stack's own limit; and no image at all
+    assert status == 400
+    (problem,) = answer["errors"]
+    assert problem["field"] == "size"
+    if size == MAX + 1:
+        assert "MaxUploadBytes" in problem["reason"]
+        assert f"{MAX:,}" in problem["reason"]
+    assert DynamoImageLog(aws.ImagesTable).list_images(limit=10).images == []

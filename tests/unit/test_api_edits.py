@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import ModuleType, SimpleNamespace
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 
@@ -53,13 +54,15 @@ def api(
             {2: "{imageId}", 4: "{editId}"}.get(i + 1, part) if i in {1, 3} else part for i, part in enumerate(parts)
         )
         event["pathParameters"] = {"imageId": parts[1]} | ({"editId": parts[3]} if len(parts) > 3 else {})
-        response = module.lambda_handler(event, lambda_context, adapters=(S3ObjectStore(), log, starter))
+        response = module.lambda_handler(
+            event, lambda_context, adapters=(S3ObjectStore(), log, starter, RecordingPublisher())
+        )
         return int(response["statusCode"]), json.loads(response["body"])
 
     return call
 
 
-def _uploaded(log: DynamoImageLog, *, complete: bool = True) -> None:
+def _uploaded(log: DynamoImageLog, *, complete: bool = True, size: tuple[int, int] | None = (640, 480)) -> None:
     at = datetime.now(UTC) - timedelta(seconds=10)
     data = {"bucket": "test-imagesbucket", "key": f"uploads/{IMAGE}.jpg", "etag": "abc123", "sequencer": "0A1B"}
     log.append(
@@ -72,11 +75,17 @@ def _uploaded(log: DynamoImageLog, *, complete: bool = True) -> None:
             data=data,
         )
     )
-    answers = [job.response for job in JOBS]  # every job's answer: the image is COMPLETE
-    for kind in answers if complete else answers[:1]:
-        data = samples.DATA[kind] if kind is EventType.IMAGE_RECOGNIZED else {}  # with a face
+    analysis: dict[str, Any] = {"format": "JPEG", "width": size[0], "height": size[1]} if size else {"format": "JPEG"}
+    answers: dict[EventType, dict[str, Any]] = {
+        EventType.THUMBNAIL_CREATED: {},
+        EventType.RENDITIONS_CREATED: {},
+        EventType.IMAGE_ANALYZED: {"analysis": analysis},
+        EventType.IMAGE_RECOGNIZED: samples.DATA[EventType.IMAGE_RECOGNIZED],  # cleared, with a face
+    }
+    assert set(answers) == {job.response for job in JOBS}  # every job answers: the image is COMPLETE
+    for kind, answer in list(answers.items())[: None if complete else 1]:
         log.append(
-            PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=UPLOAD, occurred_at=at, data=data)
+            PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=UPLOAD, occurred_at=at, data=answer)
         )
 
 
@@ -84,7 +93,9 @@ def test_an_edit_is_accepted_started_once_and_reported_running(api: Any, log: Dy
     _uploaded(log)
     status, accepted = api("POST", f"/images/{IMAGE}/edits", BODY)
     assert status == 202
-    assert accepted["statusUrl"] == f"{IMAGE}/edits/{accepted['editId']}"
+    # statusUrl is relative to the URL posted to (test_api_contract.py follows it through the routes)
+    posted_to = f"https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1/images/{IMAGE}/edits"
+    assert urljoin(posted_to, accepted["statusUrl"]) == f"{posted_to}/{accepted['editId']}"
     # the same request again is the same edit: nothing new recorded or started
     assert api("POST", f"/images/{IMAGE}/edits", BODY) == (202, accepted)
     assert starter.executions() == [f"fake-execution:{accepted['editId']}"]
@@ -207,3 +218,40 @@ def test_an_edit_that_never_answers_is_stalled_by_the_sweeper(api: Any, log: Dyn
     assert trace["edits"] == {edit: "STALLED"}
     answering = [e["type"] for e in trace["events"] if (e["answers"] or {}).get("eventId") == request_event_id(edit)]
     assert answering == ["ImageProcessingStalled"]
+
+
+@pytest.mark.parametrize(
+    ("size", "crop", "field"),
+    [
+        ((1, 1), {"aspect": "16:9"}, "operations.0.crop.aspect"),
+        ((10000, 50), {"aspect": "1:100"}, "operations.0.crop.aspect"),
+        ((100, 100), {"box": [0, 0, 0.005, 1]}, "operations.0.crop.box"),
+    ],
+)
+def test_a_crop_the_image_cannot_give_is_a_400_when_its_size_is_known(
+    api: Any, log: DynamoImageLog, starter: Any, size: tuple[int, int], crop: dict[str, Any], field: str
+) -> None:
+    # Given a processed image whose analysis measured it
+    _uploaded(log, size=size)
+    # When an edit asks a crop it cannot give
+    status, refused = api("POST", f"/images/{IMAGE}/edits", {"operations": [{"crop": crop}]})
+    # Then it is refused at once, naming the field and the image's size, and nothing starts
+    assert (status, refused["code"]) == (400, "INVALID_REQUEST")
+    ((problem),) = refused["errors"]
+    assert problem["field"] == field
+    assert f"{size[0]}x{size[1]}" in problem["reason"]
+    assert starter.executions() == []
+
+
+def test_a_crop_the_image_can_give_is_accepted(api: Any, log: DynamoImageLog, starter: Any) -> None:
+    _uploaded(log, size=(1600, 900))
+    assert api("POST", f"/images/{IMAGE}/edits", {"operations": [{"crop": {"aspect": "16:9"}}]})[0] == 202
+    assert len(starter.executions()) == 1
+
+
+def test_a_crop_of_an_image_of_unknown_size_is_left_to_the_crop_step(
+    api: Any, log: DynamoImageLog, starter: Any
+) -> None:
+    _uploaded(log, size=None)  # an analysis that did not measure it
+    assert api("POST", f"/images/{IMAGE}/edits", {"operations": [{"crop": {"aspect": "1:100"}}]})[0] == 202
+    assert len(starter.executions()) == 1  # the crop step refuses it if it must (EditRejected)

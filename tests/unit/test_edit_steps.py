@@ -183,6 +183,44 @@ def test_a_refused_image_comes_back_as_data_and_nothing_is_written(
     assert _keys(aws, "edits/") == []
 
 
+@pytest.mark.parametrize(
+    ("size", "aspect", "reason"),
+    [
+        ((1, 1), "16:9", "aspect_unreachable"),
+        ((1000, 51), "1:100", "aspect_unreachable"),
+        ((800, 8), "1:100", "crop_too_small"),
+    ],
+)
+def test_a_crop_the_image_cannot_give_is_refused_as_data(
+    aws: SimpleNamespace, steps: SimpleNamespace, lambda_context: Any, size: tuple[int, int], aspect: str, reason: str
+) -> None:
+    # Given an edit started without the API's check (its size unknown then), of an image too small for it
+    body = {"operations": [{"crop": {"aspect": aspect}}], "format": "png"}
+    edit = _edit(aws, _put_source(aws, samples.encode(samples.photo(size), "PNG")), body)
+    # When the crop step runs
+    result = steps.crop.lambda_handler(_step_payload(edit, edit.source.model_dump()), lambda_context)
+    # Then it refuses with a reason (the workflow publishes EditRejected) and writes nothing
+    assert (result["outcome"], result["step"], result["reason"]) == ("rejected", "crop", reason)
+    assert f"{size[0]}x{size[1]}" in result["message"]
+    assert _keys(aws, "edits/") == []
+
+
+@pytest.mark.parametrize(
+    ("size", "aspect"), [((640, 480), "16:9"), ((99, 99), "2:1"), ((201, 201), "2:1"), ((37, 100), "1:3")]
+)
+def test_a_crop_is_the_window_the_api_checked(
+    aws: SimpleNamespace, steps: SimpleNamespace, lambda_context: Any, size: tuple[int, int], aspect: str
+) -> None:
+    # The API checks a crop's whole-pixel window before the workflow runs; the step makes that window.
+    body = {"operations": [{"crop": {"aspect": aspect}}], "format": "png"}
+    edit = _edit(aws, _put_source(aws, samples.encode(samples.photo(size), "PNG")), body)
+    result = steps.crop.lambda_handler(_step_payload(edit, edit.source.model_dump()), lambda_context)
+    crop = parse_edit_request(body).crop
+    assert crop is not None
+    assert result["outcome"] == "done", result
+    assert (result["image"]["width"], result["image"]["height"]) == crop.window(size)
+
+
 def test_a_missing_source_raises_so_the_workflow_records_a_failure(
     aws: SimpleNamespace, steps: SimpleNamespace, lambda_context: Any
 ) -> None:

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -12,10 +13,12 @@ import pytest
 from image_pipeline import imaging
 from image_pipeline.catalogue import ImageStatus
 from image_pipeline.edits import (
+    ASPECT_TOLERANCE,
     EDITS_WORK_PREFIX,
     FILTERS,
     MAX_EDIT_SIDE,
     MAX_OPERATIONS,
+    Crop,
     EditPlan,
     EditSource,
     EditStatus,
@@ -103,7 +106,10 @@ def test_a_crop_may_be_a_box_with_content_placement() -> None:
         ({"operations": [{"resize": {"width": 800.5}}]}, {"operations.0.resize.width": "valid integer"}),
         ({"operations": [{"resize": {"width": True}}]}, {"operations.0.resize.width": "valid integer"}),
         ({"operations": [{"resize": {}}]}, {"operations.0.resize": "needs a width or a height"}),
-        ({"operations": [{"resize": {"width": 8, "depth": 3}}]}, {"operations.0.resize.depth": "Extra inputs"}),
+        (
+            {"operations": [{"resize": {"width": 8, "depth": 3}}]},
+            {"operations.0.resize.depth": "not a field this request takes"},
+        ),
         ({"operations": [{"crop": {"aspect": "0:1"}}]}, {"operations.0.crop.aspect": "whole numbers from 1 to 100"}),
         ({"operations": [{"crop": {"aspect": "1:1000"}}]}, {"operations.0.crop.aspect": "whole numbers from 1 to 100"}),
         ({"operations": [{"crop": {"aspect": "\uff11:\uff11"}}]}, {"operations.0.crop.aspect": "whole numbers"}),
@@ -126,10 +132,12 @@ def test_a_crop_may_be_a_box_with_content_placement() -> None:
         # the body itself
         ({"operations": [{"filter": "sepia"}], "format": "gif"}, {"format": "'jpeg', 'webp', 'avif' or 'png'"}),
         ({"operations": [{"filter": "sepia"}], "format": "WEBP"}, {"format": "'jpeg', 'webp', 'avif' or 'png'"}),
-        ({"operations": [{"filter": "sepia"}], "quality": 100}, {"quality": "Extra inputs"}),
-        ({}, {"operations": "Field required"}),
-        ("sepia", {"body": "valid dictionary"}),
-        (None, {"body": "valid dictionary"}),
+        ({"operations": [{"filter": "sepia"}], "quality": 100}, {"quality": "not a field this request takes"}),
+        ({}, {"operations": "required"}),
+        ("sepia", {"body": "must be a JSON object"}),
+        (None, {"body": "must be a JSON object"}),
+        ([{"operations": [{"filter": "sepia"}]}], {"body": "must be a JSON object"}),
+        ({"operations": [{"crop": "1:1"}]}, {"operations.0.crop": "must be a JSON object"}),
     ],
 )
 def test_a_bad_request_names_each_bad_field_once(body: Any, expected: dict[str, str]) -> None:
@@ -175,8 +183,8 @@ def test_the_edit_model_imports_without_pillow() -> None:
         "            raise ImportError('no Pillow here')\n"
         "sys.meta_path.insert(0, NoPillow())\n"
         "import image_pipeline.edits, image_pipeline.ports, image_pipeline.edit_outcomes\n"
-        "import image_pipeline.moderation, image_pipeline.image_api, image_pipeline.hub.aggregates\n"
-        "import image_pipeline.aws.stepfunctions\n"
+        "import image_pipeline.aws.stepfunctions, image_pipeline.aws.rest, image_pipeline.image_api\n"
+        "import image_pipeline.moderation, image_pipeline.hub.aggregates\n"
         "print('PIL' in sys.modules)\n"
     )
     result = subprocess.run(
@@ -189,6 +197,87 @@ def test_the_edit_model_imports_without_pillow() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- crops the image can give
+def _crop(**crop: Any) -> Crop:
+    request = parse_edit_request({"operations": [{"crop": crop}]})
+    assert request.crop is not None
+    return request.crop
+
+
+@pytest.mark.parametrize(
+    ("crop", "size", "reason"),
+    [
+        # the issue's two: no 16:9 window fits a single pixel (0.56 px tall: 1 px once rounded,
+        # so 1:1), and a 1:100 one of a 50 px tall panorama would be half a pixel wide (none)
+        ({"aspect": "16:9"}, (1, 1), "aspect_unreachable"),
+        ({"aspect": "1:100"}, (10000, 50), "crop_too_small"),
+        ({"aspect": "1:100"}, (10000, 51), "aspect_unreachable"),  # 0.51 px: 1 px, so 1:51
+        ({"box": [0, 0, 0.005, 1]}, (100, 100), "crop_too_small"),  # a box half a pixel wide
+    ],
+)
+def test_a_crop_the_image_cannot_give_is_named_with_a_reason(
+    crop: dict[str, Any], size: tuple[int, int], reason: str
+) -> None:
+    unmet = _crop(**crop).unmet(size)
+    assert unmet is not None
+    assert unmet.reason == reason
+    assert f"{size[0]}x{size[1]}" in str(unmet)
+
+
+@pytest.mark.parametrize(
+    ("size", "window", "met"),
+    [
+        # 2:1 of a square: the window's height is half its width, rounded half to even
+        ((99, 99), (99, 50), True),  # 1.98:1, exactly 1 % off: the tolerance itself
+        ((97, 97), (97, 48), False),  # 2.0208:1, 1.04 % off: just over
+        ((201, 201), (201, 100), True),  # 2.01:1, 0.5 % off: under
+        ((4000, 3000), (4000, 2000), True),  # an ordinary photo: exact
+        ((3, 1), (2, 1), True),  # wider than 2:1: the full height
+    ],
+)
+def test_an_aspect_is_met_within_one_percent_of_whole_pixels(
+    size: tuple[int, int], window: tuple[int, int], met: bool
+) -> None:
+    crop = _crop(aspect="2:1")
+    assert crop.window(size) == window
+    assert (crop.unmet(size) is None) is met
+    assert Fraction(1, 100) == ASPECT_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("box", "met"),
+    [([0, 0, 0.004, 1], False), ([0, 0, 0.005, 1], False), ([0, 0, 0.006, 1], True)],  # 0.4, 0.5, 0.6 px
+)
+def test_a_box_needs_more_than_half_a_pixel_to_round_to_one(box: list[float], met: bool) -> None:
+    assert (_crop(box=box).unmet((100, 100)) is None) is met
+
+
+def test_every_aspect_is_met_when_its_window_is_a_hundred_pixels_across() -> None:
+    # The stated guarantee: rounding cannot move a window this large 1 % off its aspect, with
+    # whole sides (the full image) or fractional ones (a box).
+    checked = 0
+    for terms in ((w, h) for w in range(1, 101, 11) for h in range(1, 101, 11)):
+        for box in (None, [0.1, 0.13, 0.97, 0.91]):
+            crop = _crop(aspect=f"{terms[0]}:{terms[1]}", **({"box": box} if box else {}))
+            for size in ((w, h) for w in range(100, 2000, 301) for h in range(100, 2000, 317)):
+                if min(crop.window(size)) >= 100:
+                    checked += 1
+                    assert crop.unmet(size) is None, (crop.aspect, box, size)
+    assert checked > 3_000
+
+
+def test_an_edits_unmet_crop_names_the_field_the_client_sent() -> None:
+    request = parse_edit_request({"operations": [{"crop": {"aspect": "16:9"}}, {"filter": "sepia"}]})
+    problem = request.unmet((1, 1))
+    assert problem is not None
+    assert problem.field == "operations.0.crop.aspect"
+    assert request.unmet((1600, 900)) is None
+    assert parse_edit_request({"operations": [{"filter": "sepia"}]}).unmet((1, 1)) is None  # no crop, nothing to meet
+    boxed = parse_edit_request({"operations": [{"crop": {"box": [0, 0, 0.001, 1]}}]}).unmet((100, 100))
+    assert boxed is not None
+    assert boxed.field == "operations.0.crop.box"
 
 
 # ---------------------------------------------------------------- the edit id

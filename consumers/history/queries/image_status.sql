@@ -1,5 +1,5 @@
 -- Each listed image's status as the tracker last announced it ({image_ids}: quoted ids): the status
--- GET /images/{id} reports, never one worked out again from the raw events. Delivery is at least
+-- GET /images/<id> reports, never one worked out again from the raw events. Delivery is at least
 -- once and replays happen: the highest version wins and copies collapse.
 WITH announced AS (
     SELECT

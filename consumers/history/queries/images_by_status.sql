@@ -10,7 +10,7 @@ WITH latest AS (
     FROM pipeline_events
     WHERE type = 'ImageStatusChanged'
 )
-SELECT SUBSTR(created_at, 1, 10) AS day, status, COUNT(*) AS images
+SELECT SUBSTR(CAST(created_at AS VARCHAR), 1, 10) AS day, status, COUNT(*) AS images
 FROM latest
 WHERE position = 1
 GROUP BY 1, 2

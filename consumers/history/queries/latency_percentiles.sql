@@ -12,7 +12,7 @@ WITH latest AS (
     WHERE type = 'ImageStatusChanged'
 ),
 final AS (
-    SELECT SUBSTR(created_at, 1, 10) AS day, latency_ms
+    SELECT SUBSTR(CAST(created_at AS VARCHAR), 1, 10) AS day, latency_ms
     FROM latest
     WHERE position = 1 AND latency_ms IS NOT NULL
 ),

@@ -4,7 +4,8 @@ Each step reads an image by reference, does one stage of the edit and writes its
 by reference under ``edits/`` (the state payload never carries pixels). Keys are a function of
 the edit and the step, so a retried step overwrites its own result with the same bytes.
 
-A step answers with data when the image itself is refused (``{"outcome": "rejected", ...}``):
+A step answers with data when the image itself is refused (``{"outcome": "rejected", ...}``),
+or cannot give the crop asked of it (``aspect_unreachable``, ``crop_too_small``):
 the workflow routes that with a Choice and never retries it. Anything else raises (a missing
 source, a bucket that is not ours, a wiring bug): the workflow retries what is transient and
 its Catch records the rest as ``EditFailed`` (``image_pipeline.edit_outcomes``).
@@ -27,10 +28,11 @@ from image_pipeline.edits import (
     Face,
     ImageRef,
     Operation,
+    UnreachableCrop,
     work_key,
 )
 from image_pipeline.imaging import CropSpec, ImageLimits, ImageRejected, Rendition
-from image_pipeline.imaging.edit import Fit, compress_image, crop_image, filter_image
+from image_pipeline.imaging.edit import Fit, compress_image, crop_image, filter_image, upright_size
 from image_pipeline.ports import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,14 @@ class EditSteps:
         box = None if crop.box is None else (crop.box[0], crop.box[1], crop.box[2], crop.box[3])
         faces = tuple(face.box.region for face in step.faces or ()) if crop.mode == "content" else ()
         spec = CropSpec(crop.mode, aspect=crop.aspect_ratio, box=box, focus=faces)
-        return self._run("crop", step, lambda data, plan: crop_image(data, self.limits, spec, _fit(plan)))
+
+        def cropped(data: bytes, plan: EditPlan) -> Rendition:
+            # The API refuses a crop the image cannot give when it knows the size; here it is known.
+            if (unmet := crop.unmet(upright_size(data, self.limits))) is not None:
+                raise unmet
+            return crop_image(data, self.limits, spec, _fit(plan))
+
+        return self._run("crop", step, cropped)
 
     def filter(self, step: StepInput) -> StepResult:
         filters = step.plan().filters
@@ -107,7 +116,7 @@ class EditSteps:
         data = self.store.get(step.image.bucket, step.image.key, etag=step.image.etag).data
         try:
             result = work(data, step.plan())
-        except ImageRejected as exc:
+        except (ImageRejected, UnreachableCrop) as exc:
             log.warning("edit %s: %s refused the image: %s", step.edit_id, name, exc, extra={"reason": exc.reason})
             return StepResult(
                 outcome="rejected", step=name, reason=exc.reason, message=str(exc), duration_ms=_since(started)

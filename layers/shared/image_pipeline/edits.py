@@ -8,7 +8,10 @@ An edit is a short list of operations applied to one version of an image's uploa
 The EditWorkflow runs its stages in a fixed order - crop, filters, compress (resize + encode),
 publish - so a request lists its operations in that order: at most one crop (first), filters in
 the order they apply, at most one resize (last). Validation names each bad field once, in the
-``{"field", "reason"}`` shape of the API's other 400s.
+``{"field", "reason"}`` shape of the API's other 400s (``image_pipeline.problems``).
+
+A crop must be one the image allows (``Crop.unmet``): the API refuses it when it knows the
+image's size (its analysis), the crop step refuses it otherwise (``EditRejected``).
 
 The same request for the same upload is the same edit: the edit id is a hash of the image id, the
 source version and the normalized body (defaults filled in, aspect ratios reduced). It names the
@@ -24,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from fractions import Fraction
 from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
@@ -45,6 +49,7 @@ from image_pipeline.catalogue import ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import OUTPUTS_PREFIX
 from image_pipeline.pairing import derive_state
+from image_pipeline.problems import FieldProblem, InvalidInput, field_problems
 
 # No Pillow here: the API validates edits without the Pillow layer. The names below are held
 # equal to image_pipeline.imaging's by a unit test.
@@ -54,6 +59,9 @@ OutputFormat = Literal["JPEG", "WEBP", "AVIF", "PNG"]
 MAX_OPERATIONS: Final = 8
 MAX_EDIT_SIDE: Final = 4096  # an edit's output is at most this on its long side (work and memory stay bounded)
 MAX_ASPECT_TERM: Final = 100
+# A crop's whole-pixel window may miss the asked aspect by this much (rounding one side of a
+# window at least 50 px across stays within it; 100 px when a box makes both sides fractional).
+ASPECT_TOLERANCE: Final = Fraction(1, 100)
 OPERATIONS: Final = ("crop", "filter", "resize")
 FORMATS: Final[dict[str, OutputFormat]] = {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF", "png": "PNG"}
 EditFormat = Literal["jpeg", "webp", "avif", "png"]
@@ -93,7 +101,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-Fraction = Annotated[float, Strict(), Field(ge=0, le=1)]
+Share = Annotated[float, Strict(), Field(ge=0, le=1)]
 
 
 class Crop(_Strict):
@@ -102,7 +110,7 @@ class Crop(_Strict):
 
     aspect: Annotated[StrictStr, Field(max_length=7), AfterValidator(_aspect)] | None = None
     mode: Literal["centre", "content"] = "centre"
-    box: Annotated[list[Fraction], Field(min_length=4, max_length=4)] | None = None
+    box: Annotated[list[Share], Field(min_length=4, max_length=4)] | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -120,6 +128,51 @@ class Crop(_Strict):
             return None
         width, height = self.aspect.split(":")
         return (int(width), int(height))
+
+    def window(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The crop's size in whole pixels on an upright image of ``size``: the box, or the
+        largest window of the aspect inside it (as ``imaging.crop.region`` places it), each side
+        rounded as the crop step sizes its output (``round``: half to even)."""
+        width, height = size
+        # the box as the client wrote it (0.005 is 1/200, not the binary float nearest to it)
+        left, top, right, bottom = (Fraction(str(v)) for v in (self.box or (0, 0, 1, 1)))
+        box_w, box_h = (right - left) * width, (bottom - top) * height
+        if self.aspect_ratio is None:
+            return (round(box_w), round(box_h))
+        aspect_w, aspect_h = self.aspect_ratio
+        if box_w * aspect_h > box_h * aspect_w:  # wider than the aspect: the box's full height
+            return (round(box_h * aspect_w / aspect_h), round(box_h))
+        return (round(box_w), round(box_w * aspect_h / aspect_w))
+
+    def unmet(self, size: tuple[int, int]) -> "UnreachableCrop | None":
+        """Why this crop cannot be made of an upright image of ``size``, or None.
+
+        It cannot when its whole-pixel window has a side under 1 px, or differs from the asked
+        aspect by more than ``ASPECT_TOLERANCE`` (16:9 of a 1x1 image, 1:100 of a 10000x50 one)."""
+        crop_w, crop_h = self.window(size)
+        what = f"a {self.aspect} crop" if self.aspect else "this box"
+        of = f"of this {size[0]}x{size[1]} image"
+        if min(crop_w, crop_h) < 1:
+            return UnreachableCrop("crop_too_small", f"{what} {of} would have a side under 1 px")
+        if self.aspect_ratio is None:
+            return None
+        aspect_w, aspect_h = self.aspect_ratio
+        off = abs(Fraction(crop_w * aspect_h, crop_h * aspect_w) - 1)
+        if off > ASPECT_TOLERANCE:
+            return UnreachableCrop(
+                "aspect_unreachable",
+                f"{what} {of} would be {crop_w}x{crop_h} px, {float(off):.1%} off that aspect"
+                f" (at most {float(ASPECT_TOLERANCE):.0%} is allowed)",
+            )
+        return None
+
+
+class UnreachableCrop(ValueError):
+    """A crop the image cannot give (``reason``: a stable code, the message a sentence)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 Side = Annotated[StrictInt, Field(ge=1, le=MAX_EDIT_SIDE)]
@@ -207,22 +260,22 @@ class EditRequest(_Strict):
         """The body with defaults filled in: equal edits have equal normal forms."""
         return {"operations": [op.normalized() for op in self.operations], "format": self.format}
 
+    @property
+    def crop(self) -> Crop | None:
+        return next((op.crop for op in self.operations if op.crop is not None), None)
 
-@dataclass(frozen=True)
-class FieldProblem:
-    field: str
-    reason: str
+    def unmet(self, size: tuple[int, int]) -> FieldProblem | None:
+        """What an upright image of ``size`` cannot give of this edit (its crop), or None."""
+        crop = self.crop
+        unmet = crop.unmet(size) if crop is not None else None
+        if crop is None or unmet is None:
+            return None
+        index = next(i for i, op in enumerate(self.operations) if op.crop is crop)
+        return FieldProblem(f"operations.{index}.crop.{'aspect' if crop.aspect else 'box'}", str(unmet))
 
-    def to_dict(self) -> dict[str, str]:
-        return {"field": self.field, "reason": self.reason}
 
-
-class InvalidEditRequest(ValueError):
+class InvalidEditRequest(InvalidInput):
     """The body is not an edit this pipeline runs; ``problems`` names each bad field once."""
-
-    def __init__(self, problems: Sequence[FieldProblem]) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in problems))
-        self.problems = tuple(problems)
 
 
 def parse_edit_request(body: Any) -> EditRequest:
@@ -231,11 +284,7 @@ def parse_edit_request(body: Any) -> EditRequest:
     try:
         return EditRequest.model_validate(body)
     except ValidationError as exc:
-        problems: dict[str, str] = {}
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "body"
-            problems.setdefault(field, error["msg"])
-        raise InvalidEditRequest([FieldProblem(f, r) for f, r in problems.items()]) from exc
+        raise InvalidEditRequest(field_problems(exc.errors())) from exc
 
 
 # ---------------------------------------------------------------- the edit and its workflow
@@ -262,7 +311,8 @@ class FaceBox(_Camel):
     @property
     def region(self) -> tuple[float, float, float, float]:
         """(left, top, right, bottom), clipped to the image."""
-        return (self.left, self.top, min(1.0, self.left + self.width), min(1.0, self.top + self.height))
+        left, top = float(self.left), float(self.top)
+        return (left, top, min(1.0, left + float(self.width)), min(1.0, top + float(self.height)))
 
 
 class Face(_Camel):

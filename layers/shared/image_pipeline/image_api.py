@@ -1,48 +1,64 @@
-"""What the REST API does, free of HTTP: start an upload, list, describe and trace images."""
+"""What the REST API does, free of HTTP: start an upload, list, describe, trace and edit images.
 
-import unicodedata
-from collections.abc import Mapping
+Every answer is a response model of ``image_pipeline.api_models``. Links (``statusUrl`` and the
+``Location`` header) are relative references (RFC 3986) to the URL the client called, so they
+resolve under any stage, custom domain or base path: ``images/<id>`` against ``.../images``,
+``edits/<editId>`` against ``.../images/<id>/edits``.
+"""
+
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath, PureWindowsPath
-from typing import Annotated, Any
+from typing import Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
-
-from image_pipeline.catalogue import PAIRINGS, ImageStatus
-from image_pipeline.edits import EditSource, EditWorkflowInput, edit_requested, edit_state, parse_edit_request
+from image_pipeline.api_models import (
+    CreatedImage,
+    CreateImageRequest,
+    EditAccepted,
+    EditView,
+    ImagePage,
+    ImageSummary,
+    ImageView,
+    OutputLink,
+    PresignedPost,
+    TraceView,
+    UploadFacts,
+)
+from image_pipeline.catalogue import FINAL, PAIRINGS, ImageStatus
+from image_pipeline.edits import (
+    EditRequest,
+    EditSource,
+    EditWorkflowInput,
+    InvalidEditRequest,
+    edit_requested,
+    edit_state,
+)
 from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.keys import EXTENSIONS, image_id_for_key, is_upload_key, new_image_id, upload_key
+from image_pipeline.keys import image_id_for_key, is_upload_key, new_image_id, upload_key
 from image_pipeline.moderation import WITHHELD_FLAGGED, moderated
 from image_pipeline.pairing import ImageState, derive_state, next_deadline, trace
-from image_pipeline.ports import EditStarter, ImageLog, ImageRecord, ObjectStore, PresignedUpload
+from image_pipeline.ports import EditStarter, EventPublisher, ImageLog, ImageRecord, ObjectStore
+from image_pipeline.problems import FieldProblem, InvalidInput
 
 API_PRODUCER = "ApiFunction"
 
-
-def _clean_filename(value: str) -> str:
-    """Keep only the base name, printable: it is shown back to people, never used as a key."""
-    name = PureWindowsPath(PurePosixPath(value).name).name
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
-    if not name:
-        raise ValueError("filename must contain a visible file name")
-    return name
+# A wait ends at a status nothing more is expected for: the pipeline answered (COMPLETE, REJECTED,
+# FAILED), nothing was uploaded in time (EXPIRED), or an answer is overdue (STALLED: a late one
+# can still complete the image, but no longer soon). PENDING and PROCESSING are still moving.
+SETTLED: Final = FINAL | {ImageStatus.STALLED}
+FIRST_POLL_SECONDS: Final = 0.2
+MAX_POLL_SECONDS: Final = 1.0
 
 
-def _supported_content_type(value: str) -> str:
-    if value not in EXTENSIONS:
-        raise ValueError(f"unsupported content type {value!r}; expected one of {', '.join(EXTENSIONS)}")
-    return value
+def image_link(image_id: str) -> str:
+    """The image's GET route, relative to ``.../images`` (what POST /images and GET /images are)."""
+    return f"images/{image_id}"
 
 
-class CreateImageRequest(BaseModel):
-    """Body of ``POST /images``."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-    filename: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_clean_filename)]
-    content_type: Annotated[str, AfterValidator(_supported_content_type)]
+def edit_link(edit: str) -> str:
+    """The edit's GET route, relative to ``.../images/<id>/edits`` (what the edit was POSTed to)."""
+    return f"edits/{edit}"
 
 
 @dataclass(frozen=True)
@@ -52,11 +68,19 @@ class UploadLimits:
     expires_in: int
 
 
-@dataclass(frozen=True)
-class CreatedImage:
-    image_id: str
-    upload: PresignedUpload
-    expires_at: datetime
+def _allowed_size(declared: int | None, limits: UploadLimits) -> int:
+    """The most the upload may hold: the declared size, when the stack's limit allows it.
+
+    Raises InvalidInput for a size the presigned POST would refuse (S3 answers those only after
+    the whole file is sent, and the image would wait PENDING for an upload that never comes)."""
+    if declared is None:
+        return limits.max_bytes
+    if declared == 0:
+        raise InvalidInput([FieldProblem("size", "the file is empty: there is no image to upload")])
+    if declared > limits.max_bytes:
+        over = f"{declared:,} bytes is more than this stack's MaxUploadBytes ({limits.max_bytes:,} bytes)"
+        raise InvalidInput([FieldProblem("size", over)])
+    return declared
 
 
 def create_image(
@@ -64,6 +88,7 @@ def create_image(
     *,
     store: ObjectStore,
     images: ImageLog,
+    publisher: EventPublisher,
     limits: UploadLimits,
     stall_timeout: timedelta,
     now: datetime,
@@ -71,8 +96,10 @@ def create_image(
     """Register a new image and hand back a presigned POST that accepts only this upload.
 
     The image is open from now on: if nothing is uploaded before the POST expires (plus the stall
-    timeout's grace), the sweeper ends it EXPIRED.
+    timeout's grace), the sweeper ends it EXPIRED. The request is recorded (a GET right after
+    finds it) and put on the bus (the tracker announces the image PENDING; the hub sees it).
     """
+    max_bytes = _allowed_size(request.size, limits)
     image_id = new_image_id()
     key = upload_key(image_id, request.content_type)
     expires_at = now + timedelta(seconds=limits.expires_in)
@@ -80,7 +107,7 @@ def create_image(
         bucket=limits.bucket,
         key=key,
         content_type=request.content_type,
-        max_bytes=limits.max_bytes,
+        max_bytes=max_bytes,
         metadata={"image-id": image_id},  # the correlation id rides on the object too
         expires_in=limits.expires_in,
     )
@@ -100,13 +127,20 @@ def create_image(
         data={
             "key": key,
             "contentType": request.content_type,
-            "maxBytes": limits.max_bytes,
+            "maxBytes": max_bytes,
             "expiresAt": expires_at.isoformat(),
         },
     )
     images.create_image(record, requested)
     images.set_deadline(image_id, next_deadline([requested], stall_timeout))
-    return CreatedImage(image_id=image_id, upload=upload, expires_at=expires_at)
+    publisher.publish([requested])
+    return CreatedImage(
+        image_id=image_id,
+        upload=PresignedPost(url=upload.url, fields=dict(upload.fields)),
+        upload_expires_at=expires_at.isoformat(),
+        max_bytes=max_bytes,
+        status_url=image_link(image_id),
+    )
 
 
 @dataclass(frozen=True)
@@ -121,41 +155,39 @@ class Downloads:
 
 def _outputs(
     events: Mapping[EventType, PipelineEvent], downloads: Downloads, withheld: str | None
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, OutputLink]:
     """Each output, with a download link unless moderation withholds it (then ``withheld`` says why)."""
-    outputs: dict[str, dict[str, Any]] = {}
+    outputs: dict[str, OutputLink] = {}
     for event in events.values():
         for output in event.data.get("outputs", []):
-            served = {"url": downloads.url(output["key"])} if withheld is None else {"url": None, "withheld": withheld}
-            outputs[output["name"]] = {**output, **served}
+            url = downloads.url(output["key"]) if withheld is None else None
+            outputs[output["name"]] = OutputLink.model_validate({**output, "url": url, "withheld": withheld})
     return outputs
 
 
-def _upload(state: ImageState) -> dict[str, Any] | None:
+def _upload(state: ImageState) -> UploadFacts | None:
     """The upload the image's status, outputs and analysis all come from."""
     uploaded = state.current.request if state.current else None
     if uploaded is None:
         return None
     data = uploaded.data
-    return {
-        "key": data.get("key"),
-        "version": data.get("version"),
-        "size": data.get("size"),
-        "etag": data.get("etag"),
-        "contentType": data.get("contentType"),
-        "uploadedAt": uploaded.occurred_at.isoformat(),
-    }
+    return UploadFacts(
+        key=data.get("key"),
+        version=data.get("version"),
+        size=data.get("size"),
+        etag=data.get("etag"),
+        content_type=data.get("contentType"),
+        uploaded_at=uploaded.occurred_at.isoformat(),
+    )
 
 
 def describe_image(
     image_id: str, *, images: ImageLog, downloads: Downloads, stall_timeout: timedelta
-) -> dict[str, Any] | None:
-    """The image's derived status, outputs (with download links) analysis and recognition; None
-    if unknown.
+) -> ImageView | None:
+    """The image's derived status, outputs (with download links) and analysis; None if unknown.
 
-    Everything shown comes from one upload, the latest: its outputs, their links, its analysis
-    and recognition, never a mix of two uploads to the same key. An output gets a link only once
-    moderation cleared the upload (``image_pipeline.moderation``).
+    Everything shown comes from one upload, the latest: its outputs, their links and its
+    analysis, never a mix of two uploads to the same key.
     """
     record = images.get_image(image_id)
     events = images.events(image_id)
@@ -166,81 +198,98 @@ def describe_image(
     analysis = responses.get(EventType.IMAGE_ANALYZED)
     moderation = moderated(state, events)
     upload = _upload(state)
-    return {
-        "imageId": image_id,
-        "status": state.status.value,
-        "reason": state.reason,
-        "reasonCode": state.reason_code,
-        "filename": record.filename if record else None,
-        "contentType": (upload or {}).get("contentType") or (record.content_type if record else None),
-        "origin": record.origin if record else None,
-        "createdAt": record.created_at.isoformat() if record else None,
-        "uploadedAt": upload["uploadedAt"] if upload else None,
-        "upload": upload,
-        "deadline": state.deadline.isoformat() if state.deadline else None,
-        "missing": [m.value for m in state.missing],
-        "outputs": _outputs(responses, downloads, moderation.withheld),
-        "analysis": analysis.data.get("analysis") if analysis else None,
-        "recognition": moderation.recognition(),
-    }
+    return ImageView(
+        image_id=image_id,
+        status=state.status.value,
+        reason=state.reason,
+        reason_code=state.reason_code,
+        filename=record.filename if record else None,
+        content_type=(upload.content_type if upload else None) or (record.content_type if record else None),
+        origin=record.origin if record else None,
+        created_at=record.created_at.isoformat() if record else None,
+        uploaded_at=upload.uploaded_at if upload else None,
+        upload=upload,
+        deadline=state.deadline.isoformat() if state.deadline else None,
+        missing=[m.value for m in state.missing],
+        outputs=_outputs(responses, downloads, moderation.withheld),
+        analysis=analysis.data.get("analysis") if analysis else None,
+        recognition=moderation.recognition(),
+    )
 
 
-def image_trace(image_id: str, *, images: ImageLog, stall_timeout: timedelta) -> dict[str, Any] | None:
+def await_image(
+    image_id: str,
+    wait: float,
+    *,
+    describe: Callable[[str], ImageView | None],
+    clock: Callable[[], float] = time.monotonic,
+    pause: Callable[[float], None] = time.sleep,
+) -> ImageView | None:
+    """The image as soon as it is settled (``SETTLED``), or as it is after ``wait`` seconds.
+
+    It is read again after 0.2 s, then at twice the pause each time, at most 1 s apart."""
+    deadline = clock() + wait
+    delay = FIRST_POLL_SECONDS
+    while True:
+        image = describe(image_id)
+        left = deadline - clock()
+        if image is None or ImageStatus(image.status) in SETTLED or left <= 0:
+            return image
+        pause(min(delay, left))
+        delay = min(delay * 2, MAX_POLL_SECONDS)
+
+
+def image_trace(image_id: str, *, images: ImageLog, stall_timeout: timedelta) -> TraceView | None:
     """Every event of the image in order, each tied to the request it answers; None if unknown."""
     events = images.events(image_id)
     if not events and images.get_image(image_id) is None:
         return None
     state = derive_state(events, stall_timeout)
     edits = [str(e.data["editId"]) for e in events if e.type is EventType.EDIT_REQUESTED]
-    return {
-        "imageId": image_id,
-        "status": state.status.value,
-        "events": [entry.to_dict() for entry in trace(events)],
-        "expected": {req.value: sorted(r.value for r in resp) for req, resp in PAIRINGS.items()},
-        "missing": [m.value for m in state.missing],
+    return TraceView(
+        image_id=image_id,
+        status=state.status.value,
+        events=[entry.to_dict() for entry in trace(events)],
+        expected={req.value: sorted(r.value for r in resp) for req, resp in PAIRINGS.items()},
+        missing=[m.value for m in state.missing],
         # each edit's own status; its events are in "events", answering its EditRequested
-        "edits": {
+        edits={
             edit: found.status.value for edit in edits if (found := edit_state(events, edit, stall_timeout)) is not None
         },
-    }
+    )
 
 
-class ListQuery(BaseModel):
-    """Query string of ``GET /images``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=2048)
-    key: str | None = Field(default=None, min_length=1, max_length=1024)
-
-
-def _summary(record: ImageRecord, images: ImageLog, stall_timeout: timedelta) -> dict[str, Any]:
+def _summary(record: ImageRecord, images: ImageLog, stall_timeout: timedelta) -> ImageSummary:
     state = derive_state(images.events(record.image_id), stall_timeout)
-    return {
-        "imageId": record.image_id,
-        "status": state.status.value,
-        "filename": record.filename,
-        "uploadKey": record.upload_key,
-        "origin": record.origin,
-        "createdAt": record.created_at.isoformat(),
-        "statusUrl": f"images/{record.image_id}",
-    }
+    return ImageSummary(
+        image_id=record.image_id,
+        status=state.status.value,
+        filename=record.filename,
+        upload_key=record.upload_key,
+        origin=record.origin,
+        created_at=record.created_at.isoformat(),
+        status_url=image_link(record.image_id),
+    )
 
 
-def list_images(query: ListQuery, *, images: ImageLog, stall_timeout: timedelta) -> dict[str, Any]:
+def list_images(
+    *, limit: int, cursor: str | None, key: str | None, images: ImageLog, stall_timeout: timedelta
+) -> ImagePage:
     """Images newest first, a page at a time; or, with ``key``, the image of that object key.
 
-    Raises ValueError for a key outside ``uploads/`` or a cursor this API did not issue.
+    Raises InvalidInput for a key outside ``uploads/`` or a cursor this API did not issue.
     """
-    if query.key is not None:
-        if not is_upload_key(query.key):
-            raise ValueError(f"key must name an object under uploads/, got {query.key!r}")
-        record = images.get_image(image_id_for_key(query.key))
+    if key is not None:
+        if not is_upload_key(key):
+            raise InvalidInput([FieldProblem("key", f"key must name an object under uploads/, got {key[:80]!r}")])
+        record = images.get_image(image_id_for_key(key))
         found = [record] if record is not None else []
-        return {"images": [_summary(r, images, stall_timeout) for r in found], "nextCursor": None}
-    page = images.list_images(limit=query.limit, cursor=query.cursor)
-    return {"images": [_summary(r, images, stall_timeout) for r in page.images], "nextCursor": page.cursor}
+        return ImagePage(images=[_summary(r, images, stall_timeout) for r in found], next_cursor=None)
+    try:
+        page = images.list_images(limit=limit, cursor=cursor)
+    except ValueError as exc:  # the port's word for a cursor it did not issue
+        raise InvalidInput([FieldProblem("cursor", str(exc))]) from exc
+    return ImagePage(images=[_summary(r, images, stall_timeout) for r in page.images], next_cursor=page.cursor)
 
 
 class ImageNotFound(LookupError):
@@ -255,25 +304,34 @@ class WithheldByModeration(NoProcessedSource):
     """Moderation flagged the image's upload: nothing is made of it."""
 
 
+def _upright_size(state: ImageState) -> tuple[int, int] | None:
+    """The current upload's upright size, as its analysis measured it (None before that)."""
+    analyzed = state.responses().get(EventType.IMAGE_ANALYZED)
+    analysis = analyzed.data.get("analysis") if analyzed else None
+    if not isinstance(analysis, dict) or not all(isinstance(analysis.get(s), int) for s in ("width", "height")):
+        return None
+    return (analysis["width"], analysis["height"])
+
+
 def request_edit(
     image_id: str,
-    body: Any,
+    request: EditRequest,
     *,
     images: ImageLog,
     starter: EditStarter,
+    publisher: EventPublisher,
     stall_timeout: timedelta,
     now: datetime,
-) -> str:
-    """Record an edit of the image's current upload and start its workflow; the edit id.
+) -> EditAccepted:
+    """Record an edit of the image's current upload and start its workflow.
 
     The same body for the same upload is the same edit: asking again records nothing new and
-    starts nothing new. Raises ImageNotFound, InvalidEditRequest (one reason per bad field) and
-    NoProcessedSource.
+    starts nothing new. Raises ImageNotFound, NoProcessedSource, and InvalidEditRequest for a
+    crop the image cannot give (its size is known from its analysis).
     """
     events = images.events(image_id)
     if not events and images.get_image(image_id) is None:
         raise ImageNotFound(image_id)
-    request = parse_edit_request(body)
     state = derive_state(events, stall_timeout)
     moderation = moderated(state, events)
     if moderation.withheld == WITHHELD_FLAGGED:
@@ -281,6 +339,9 @@ def request_edit(
     uploaded = state.current.request if state.current else None
     if state.status is not ImageStatus.COMPLETE or uploaded is None or not uploaded.data.get("etag"):
         raise NoProcessedSource(f"image {image_id} has no processed upload to edit (it is {state.status.value})")
+    size = _upright_size(state)
+    if size is not None and (problem := request.unmet(size)) is not None:
+        raise InvalidEditRequest([problem])
     source = EditSource(bucket=uploaded.data["bucket"], key=uploaded.data["key"], etag=uploaded.data["etag"])
     # a content-aware crop is placed around the faces recognition found, when its backend finds faces
     faces = moderation.faces() if any(op.crop and op.crop.mode == "content" for op in request.operations) else None
@@ -288,14 +349,16 @@ def request_edit(
         image_id, source, request, producer=API_PRODUCER, now=now, causation_id=uploaded.event_id, faces=faces
     )
     images.append(requested)  # False on a repeat: the first request stands
+    publisher.publish([requested])  # again on a repeat: the bus's copy may be what failed last time
     images.set_deadline(image_id, next_deadline(images.events(image_id), stall_timeout))
     starter.start(EditWorkflowInput.from_requested(requested))  # named by the edit id: at most once
-    return str(requested.data["editId"])
+    edit = str(requested.data["editId"])
+    return EditAccepted(image_id=image_id, edit_id=edit, status_url=edit_link(edit))
 
 
 def describe_edit(
     image_id: str, edit: str, *, images: ImageLog, downloads: Downloads, stall_timeout: timedelta
-) -> dict[str, Any] | None:
+) -> EditView | None:
     """One edit: its status, what was asked, its output (with a download link) or why not; None if
     the image has no such edit."""
     state = edit_state(images.events(image_id), edit, stall_timeout)
@@ -305,16 +368,16 @@ def describe_edit(
     output = dict(state.answer.data["output"]) if state.answer and "output" in state.answer.data else None
     if output is not None:
         output["url"] = downloads.url(output["key"])
-    return {
-        "imageId": image_id,
-        "editId": edit,
-        "status": state.status.value,
-        "operations": asked.get("operations"),
-        "format": asked.get("format"),
-        "source": asked.get("source"),
-        "requestedAt": state.requested.occurred_at.isoformat(),
-        "output": output,
-        "steps": state.answer.data.get("steps") if state.answer else None,
-        "reason": state.reason,
-        "reasonCode": state.reason_code,
-    }
+    return EditView(
+        image_id=image_id,
+        edit_id=edit,
+        status=state.status.value,
+        operations=asked.get("operations"),
+        format=asked.get("format"),
+        source=asked.get("source"),
+        requested_at=state.requested.occurred_at.isoformat(),
+        output=output,
+        steps=state.answer.data.get("steps") if state.answer else None,
+        reason=state.reason,
+        reason_code=state.reason_code,
+    )

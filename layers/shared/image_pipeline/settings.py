@@ -96,6 +96,8 @@ class ApiSettings(_Tracking):
     download_url_ttl_seconds: int = Field(gt=0, le=604_800)
     allowed_origin: str = Field(min_length=1)
     edit_workflow_arn: str = Field(min_length=1)
+    app_bus_name: str  # its requests go on the bus too: the tracker announces PENDING, the hub sees them
+    event_source: str
 
 
 class EditStepSettings(ImagingSettings):

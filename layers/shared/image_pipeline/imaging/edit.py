@@ -65,6 +65,14 @@ def working_image(data: bytes, limits: ImageLimits, fit: Fit, crop: CropSpec | N
     return resample(base, chosen, size)
 
 
+def upright_size(data: bytes, limits: ImageLimits) -> tuple[int, int]:
+    """The size of ``data`` as it is shown (EXIF orientation applied), from its header alone.
+
+    Raises ImageRejected for anything the pipeline refuses to decode."""
+    _, source = open_image(data, limits)
+    return (source.width, source.height)
+
+
 def _intermediate(name: str, pixels: Image.Image) -> Rendition:
     pixels.info = {}
     buffer = io.BytesIO()
