@@ -160,7 +160,8 @@ class ImageView(_Json):
     outputs: dict[str, OutputLink]
     analysis: dict[str, Any] | None
     recognition: dict[str, Any] | None = Field(
-        description="What recognition saw (backend, labels, faces, moderation); for a flagged image its verdict alone"
+        default=None,
+        description="What recognition saw (backend, labels, faces, moderation); for a flagged image its verdict alone",
     )
 
 

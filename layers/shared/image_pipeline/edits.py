@@ -303,23 +303,22 @@ class EditSource(_Camel):
 class FaceBox(_Camel):
     """A face as fractions of the upright image: the corner (left, top) and the size."""
 
-    left: Fraction
-    top: Fraction
-    width: Fraction
-    height: Fraction
+    left: Share
+    top: Share
+    width: Share
+    height: Share
 
     @property
     def region(self) -> tuple[float, float, float, float]:
         """(left, top, right, bottom), clipped to the image."""
-        left, top = float(self.left), float(self.top)
-        return (left, top, min(1.0, left + float(self.width)), min(1.0, top + float(self.height)))
+        return (self.left, self.top, min(1.0, self.left + self.width), min(1.0, self.top + self.height))
 
 
 class Face(_Camel):
     """A face recognition found in the image (ImageRecognized's ``recognition.faces``)."""
 
     box: FaceBox
-    confidence: Fraction
+    confidence: Share
 
 
 class ImageRef(_Camel):
