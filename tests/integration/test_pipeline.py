@@ -22,7 +22,7 @@ from tools.engine import LocalEngine
 from tools.invoke import invoke
 from tools.stack import Stack
 
-EXPECTED_RESPONSES = {job.response.value for job in JOBS}
+EXPECTED_RESPONSES = {job.response.value for job in JOBS}  # every job of the catalogue answers
 ALL_OUTPUTS = {spec.name for spec in (THUMBNAIL, *WEB_RENDITIONS, *PREVIEWS)}
 SAMPLE_EVENT_IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"  # the image the bundled events name
 
