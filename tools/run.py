@@ -3,7 +3,7 @@
 POST /images -> presigned upload -> poll GET /images/{id} until final -> GET .../trace, then a
 result table; then what the event hub made of them: the aggregates this run added (the aggregates consumer's
 GraphQL API) and the run's images in the archive (an Athena query, the history consumer). Writes
-out/results.json (``images``, ``aggregates``, ``archive``) and out/report.html.
+out/results.json (``images``, ``statuses``, ``aggregates``, ``archive``) and out/report.html.
 
     python -m tools.run --images events/images [--expect complete]
 """
@@ -281,7 +281,9 @@ def main() -> None:
     checked = hub.finish({r.image_id: r.status for r in results if r.image_id and r.image})
     print_hub(checked)
     images = [r.to_dict() for r in results]
-    (OUT / "results.json").write_text(json.dumps({"images": images, **checked}, indent=2) + "\n")
+    # the hub's per-image check has its own key: under "images" it would replace the run's results
+    hub_check = {**checked, "statuses": checked["images"]}
+    (OUT / "results.json").write_text(json.dumps({**hub_check, "images": images}, indent=2) + "\n")
     (OUT / "report.html").write_text(render_report(images, stack.api_url, hub=checked))
     print(f"\nWrote {OUT.relative_to(ROOT)}/results.json and {OUT.relative_to(ROOT)}/report.html")
 
