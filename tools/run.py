@@ -3,7 +3,7 @@
 POST /images -> presigned upload -> poll GET /images/{id} until final -> GET .../trace, then a
 result table; then what the event hub made of them: the aggregates this run added (the aggregates consumer's
 GraphQL API) and the run's images in the archive (an Athena query, the history consumer). Writes
-out/results.json (``images``, ``aggregates``, ``archive``) and out/report.html.
+out/results.json (``images``, ``statuses``, ``aggregates``, ``archive``) and out/report.html.
 
     python -m tools.run --images events/images [--expect complete]
 """
@@ -59,6 +59,7 @@ class Result:
                 for name, output in self.image.get("outputs", {}).items()
             },
             "analysis": self.image.get("analysis"),
+            "recognition": self.image.get("recognition"),
             "trace": self.trace.get("events", []),
             "missing": self.trace.get("missing", []),
             "assets": self.assets,
@@ -81,7 +82,7 @@ def _ms(since: float) -> int:
 
 def _download_outputs(result: Result, assets_dir: Path) -> None:
     for name, output in result.image.get("outputs", {}).items():
-        if not name.startswith(SHOWN_OUTPUTS):
+        if not name.startswith(SHOWN_OUTPUTS) or not output.get("url"):  # no link: withheld by moderation
             continue
         target = assets_dir / f"{result.image_id}-{name}.{output['key'].rsplit('.', 1)[-1]}"
         with urllib.request.urlopen(output["url"], timeout=30) as response:
@@ -163,10 +164,24 @@ class Progress:
                 sys.stderr.write("\n")
 
 
+def recognition_summary(recognition: dict[str, Any] | None) -> str:
+    """One cell: the backend, moderation's verdict and score, the most confident labels."""
+    if not recognition:
+        return "-"
+    moderation = recognition.get("moderation") or {}
+    score = moderation.get("score")
+    verdict = "FLAGGED" if moderation.get("flagged") else "passed" if score is not None else "unchecked"
+    cell = f"{recognition.get('backend')} {verdict}" + (f" {score:.3f}" if score is not None else "")
+    labels = recognition.get("labels") or (moderation.get("labels") if moderation.get("flagged") else None) or []
+    return cell + "".join(f" {label['name']}" for label in labels[:3])
+
+
 def print_table(results: list[Result]) -> None:
-    rows = [("file", "status", "image id", "upload→done", "total", "outputs", "edit", "reason")]
+    rows = [("file", "status", "image id", "upload→done", "total", "outputs", "recognition", "edit", "reason")]
     for r in results:
         pipeline = r.timings.get("pipelineMs")
+        outputs = r.image.get("outputs", {})
+        withheld = sum(1 for o in outputs.values() if o.get("withheld"))
         rows.append(
             (
                 r.file,
@@ -174,7 +189,8 @@ def print_table(results: list[Result]) -> None:
                 r.image_id or "-",
                 f"{pipeline} ms" if pipeline is not None else "-",
                 f"{r.timings.get('totalMs', 0)} ms",
-                str(len(r.image.get("outputs", {}))),
+                f"{len(outputs)} ({withheld} withheld)" if withheld else str(len(outputs)),
+                recognition_summary(r.image.get("recognition"))[:48],
                 f"{r.edit['status']} {r.timings.get('editMs', 0)} ms" if r.edit else "-",
                 (r.reason or r.edit.get("reason") or "")[:60],
             )
@@ -198,6 +214,7 @@ def print_hub(checked: dict[str, Any]) -> None:
         f"{day['bytesIn']} bytes in, {day['bytesOut']} bytes out, latency p50 <= {day['latencyP50Ms']} ms, "
         f"p95 <= {day['latencyP95Ms']} ms"
     )
+    print(f"  moderation (day): {day['moderation']}; top labels (day): {day['topLabels'] or 'none'}")
     quarantined = checked["quarantine"]["forThisRun"]
     print(f"  quarantined by the hub's validator: {len(quarantined)} event(s) of this run")
     verdict = "matches the run" if archive["matches"] else "does NOT match the run"
@@ -264,7 +281,9 @@ def main() -> None:
     checked = hub.finish({r.image_id: r.status for r in results if r.image_id and r.image})
     print_hub(checked)
     images = [r.to_dict() for r in results]
-    (OUT / "results.json").write_text(json.dumps({"images": images, **checked}, indent=2) + "\n")
+    # the hub's per-image check has its own key: under "images" it would replace the run's results
+    hub_check = {**checked, "statuses": checked["images"]}
+    (OUT / "results.json").write_text(json.dumps({**hub_check, "images": images}, indent=2) + "\n")
     (OUT / "report.html").write_text(render_report(images, stack.api_url, hub=checked))
     print(f"\nWrote {OUT.relative_to(ROOT)}/results.json and {OUT.relative_to(ROOT)}/report.html")
 

@@ -13,7 +13,7 @@ from image_pipeline import catalogue, contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.events import EventType, PipelineEvent
-from tests import template
+from tests import samples, template
 from tests.conftest import load_event
 from tests.fakes import RecordingEditStarter, RecordingPublisher
 
@@ -139,6 +139,7 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
         (EventType.THUMBNAIL_CREATED, {"outputs": [output]}),
         (EventType.RENDITIONS_CREATED, {"outputs": []}),
         (EventType.IMAGE_ANALYZED, {"analysis": {"format": "JPEG", "width": 640}}),
+        (EventType.IMAGE_RECOGNIZED, samples.DATA[EventType.IMAGE_RECOGNIZED]),
     ]
     for kind, data in responses:
         log.append(
@@ -156,6 +157,7 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
     assert image["status"] == "COMPLETE"
     assert image["missing"] == []
     assert image["analysis"] == {"format": "JPEG", "width": 640}
+    assert image["recognition"] == samples.DATA[EventType.IMAGE_RECOGNIZED]["recognition"]
     thumbnail = image["outputs"]["thumbnail"]
     assert thumbnail["width"] == 256
     assert thumbnail["url"].startswith("https://")
@@ -163,6 +165,31 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
     _, timeline = api(_get(image_id, trace=True))
     assert [e["type"] for e in timeline["events"]][:2] == ["UploadRequested", "ImageUploaded"]
     assert {e["answers"]["eventId"] for e in timeline["events"][2:]} == {upload}
+
+
+def test_an_output_made_before_moderation_answered_is_listed_without_a_link(api: Call, aws: SimpleNamespace) -> None:
+    # Given a thumbnail made, and recognition not answered yet (it may still flag the picture)
+    _, created = api(load_event("api-post-images.json"))
+    image_id = created["imageId"]
+    log = DynamoImageLog(aws.ImagesTable)
+    upload = f"uploads/{image_id}.jpg#01"
+    log.append(PipelineEvent.new(EventType.IMAGE_UPLOADED, image_id=image_id, producer="aws.s3", event_id=upload))
+    thumbnail = {**samples.DATA[EventType.THUMBNAIL_CREATED]["outputs"][0], "key": f"outputs/{image_id}/t.jpg"}
+    log.append(
+        PipelineEvent.new(
+            EventType.THUMBNAIL_CREATED,
+            image_id=image_id,
+            producer="ThumbnailFunction",
+            causation_id=upload,
+            data={"outputs": [thumbnail]},
+        )
+    )
+    # Then the image lists it, withheld until moderation clears the upload, and shows no recognition
+    _, image = api(_get(image_id))
+    assert image["status"] == "PROCESSING"
+    assert image["outputs"]["thumbnail"]["url"] is None
+    assert image["outputs"]["thumbnail"]["withheld"] == "pending_moderation"
+    assert image["recognition"] is None
 
 
 @pytest.mark.parametrize(

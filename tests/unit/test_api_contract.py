@@ -20,7 +20,7 @@ from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.rest import images_api, openapi
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.events import EventType, PipelineEvent
-from tests import gateway, template
+from tests import gateway, samples, template
 from tests.fakes import RecordingEditStarter, RecordingPublisher
 from tests.template import ROOT
 from tests.unit.test_sam_cli import expanded_template
@@ -77,6 +77,7 @@ def _complete(log: DynamoImageLog, image_id: str = IMAGE, size: tuple[int, int] 
         EventType.THUMBNAIL_CREATED: {},
         EventType.RENDITIONS_CREATED: {},
         EventType.IMAGE_ANALYZED: {"analysis": analysis},
+        EventType.IMAGE_RECOGNIZED: samples.DATA[EventType.IMAGE_RECOGNIZED],
     }
     for kind, answer in answers.items():
         log.append(

@@ -126,7 +126,8 @@ class UploadFacts(_Json):
 
 
 class OutputLink(_Json):
-    """One output of the upload, with a presigned download ``url``."""
+    """One output of the upload, with a presigned download ``url``; or, while moderation has not
+    cleared the upload (or flagged it), none, and ``withheld`` says why."""
 
     model_config = ConfigDict(extra="allow")  # whatever else the job recorded (e.g. sameAs)
 
@@ -137,7 +138,8 @@ class OutputLink(_Json):
     width: int
     height: int
     bytes: int
-    url: str
+    url: str | None
+    withheld: Literal["moderation", "pending_moderation"] | None = None
 
 
 class ImageView(_Json):
@@ -157,6 +159,10 @@ class ImageView(_Json):
     missing: list[str]
     outputs: dict[str, OutputLink]
     analysis: dict[str, Any] | None
+    recognition: dict[str, Any] | None = Field(
+        default=None,
+        description="What recognition saw (backend, labels, faces, moderation); for a flagged image its verdict alone",
+    )
 
 
 class TraceView(_Json):

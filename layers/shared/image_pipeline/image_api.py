@@ -36,6 +36,7 @@ from image_pipeline.edits import (
 )
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import image_id_for_key, is_upload_key, new_image_id, upload_key
+from image_pipeline.moderation import WITHHELD_FLAGGED, moderated
 from image_pipeline.pairing import ImageState, derive_state, next_deadline, trace
 from image_pipeline.ports import EditStarter, EventPublisher, ImageLog, ImageRecord, ObjectStore
 from image_pipeline.problems import FieldProblem, InvalidInput
@@ -152,11 +153,15 @@ class Downloads:
         return self.store.download_url(self.bucket, key, expires_in=self.expires_in)
 
 
-def _outputs(events: Mapping[EventType, PipelineEvent], downloads: Downloads) -> dict[str, OutputLink]:
+def _outputs(
+    events: Mapping[EventType, PipelineEvent], downloads: Downloads, withheld: str | None
+) -> dict[str, OutputLink]:
+    """Each output, with a download link unless moderation withholds it (then ``withheld`` says why)."""
     outputs: dict[str, OutputLink] = {}
     for event in events.values():
         for output in event.data.get("outputs", []):
-            outputs[output["name"]] = OutputLink.model_validate({**output, "url": downloads.url(output["key"])})
+            url = downloads.url(output["key"]) if withheld is None else None
+            outputs[output["name"]] = OutputLink.model_validate({**output, "url": url, "withheld": withheld})
     return outputs
 
 
@@ -191,6 +196,7 @@ def describe_image(
     state = derive_state(events, stall_timeout)
     responses = state.responses()
     analysis = responses.get(EventType.IMAGE_ANALYZED)
+    moderation = moderated(state, events)
     upload = _upload(state)
     return ImageView(
         image_id=image_id,
@@ -205,8 +211,9 @@ def describe_image(
         upload=upload,
         deadline=state.deadline.isoformat() if state.deadline else None,
         missing=[m.value for m in state.missing],
-        outputs=_outputs(responses, downloads),
+        outputs=_outputs(responses, downloads, moderation.withheld),
         analysis=analysis.data.get("analysis") if analysis else None,
+        recognition=moderation.recognition(),
     )
 
 
@@ -293,6 +300,10 @@ class NoProcessedSource(ValueError):
     """The image has no processed upload to edit (yet, or any more)."""
 
 
+class WithheldByModeration(NoProcessedSource):
+    """Moderation flagged the image's upload: nothing is made of it."""
+
+
 def _upright_size(state: ImageState) -> tuple[int, int] | None:
     """The current upload's upright size, as its analysis measured it (None before that)."""
     analyzed = state.responses().get(EventType.IMAGE_ANALYZED)
@@ -322,6 +333,9 @@ def request_edit(
     if not events and images.get_image(image_id) is None:
         raise ImageNotFound(image_id)
     state = derive_state(events, stall_timeout)
+    moderation = moderated(state, events)
+    if moderation.withheld == WITHHELD_FLAGGED:
+        raise WithheldByModeration(f"image {image_id} was withheld by moderation: it cannot be edited")
     uploaded = state.current.request if state.current else None
     if state.status is not ImageStatus.COMPLETE or uploaded is None or not uploaded.data.get("etag"):
         raise NoProcessedSource(f"image {image_id} has no processed upload to edit (it is {state.status.value})")
@@ -329,8 +343,10 @@ def request_edit(
     if size is not None and (problem := request.unmet(size)) is not None:
         raise InvalidEditRequest([problem])
     source = EditSource(bucket=uploaded.data["bucket"], key=uploaded.data["key"], etag=uploaded.data["etag"])
+    # a content-aware crop is placed around the faces recognition found, when its backend finds faces
+    faces = moderation.faces() if any(op.crop and op.crop.mode == "content" for op in request.operations) else None
     requested = edit_requested(
-        image_id, source, request, producer=API_PRODUCER, now=now, causation_id=uploaded.event_id
+        image_id, source, request, producer=API_PRODUCER, now=now, causation_id=uploaded.event_id, faces=faces
     )
     images.append(requested)  # False on a repeat: the first request stands
     publisher.publish([requested])  # again on a repeat: the bus's copy may be what failed last time

@@ -7,7 +7,7 @@ those variables on the function (a unit test holds both sides equal).
 import os
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -61,6 +61,13 @@ class ProcessorSettings(ImagingSettings):
     app_bus_name: str
     event_source: str
     idempotency_table: str
+
+
+class RecognizeSettings(ProcessorSettings):
+    """RecognizeFunction: the upload job that recognizes (labels, faces) and moderates."""
+
+    recognition_backend: Literal["rekognition", "onnx", "off"]
+    moderation_threshold: float = Field(ge=0, le=1)  # a moderation label this confident withholds the image
 
 
 class IntakeSettings(Settings):
