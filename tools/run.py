@@ -22,7 +22,7 @@ from typing import Any
 
 from tools.client import ApiError, PipelineClient, content_type_for
 from tools.hub import RunCheck, local_consumers
-from tools.report import render_report
+from tools.report import human, human_bytes, render_report
 from tools.stack import local_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,7 @@ class Result:
             "analysis": self.image.get("analysis"),
             "trace": self.trace.get("events", []),
             "missing": self.trace.get("missing", []),
+            "expected": self.trace.get("expected", {}).get("ImageUploaded", []),
             "assets": self.assets,
             "edit": {k: v for k, v in self.edit.items() if k != "output"}
             | (
@@ -188,12 +189,12 @@ def print_hub(checked: dict[str, Any]) -> None:
     day = aggregates["day"]
     print(f"\nEvent hub - aggregates for {aggregates['date']} (read through {aggregates['readThrough']}):")
     added = aggregates["addedByThisRun"]
-    verdict = "matches the run" if aggregates["matches"] else f"expected {aggregates['expected']}"
-    print(f"  this run added images {added['images']} ({verdict}), events {added['events']}")
+    verdict = "matches the run" if aggregates["matches"] else f"expected {human(aggregates['expected'])}"
+    print(f"  this run added images ({human(added['images'])}; {verdict}), events ({human(added['events'])})")
     print(
-        f"  the day so far: images {day['images']}, rejects {day['rejects']}, formats {day['formats']}, "
-        f"{day['bytesIn']} bytes in, {day['bytesOut']} bytes out, latency p50 <= {day['latencyP50Ms']} ms, "
-        f"p95 <= {day['latencyP95Ms']} ms"
+        f"  the day so far: images ({human(day['images'])}), rejects ({human(day['rejects'])}),"
+        f" formats ({human(day['formats'])}), {human_bytes(day['bytesIn'])} in, {human_bytes(day['bytesOut'])} out,"
+        f" latency p50 <= {day['latencyP50Ms']} ms, p95 <= {day['latencyP95Ms']} ms"
     )
     quarantined = checked["quarantine"]["forThisRun"]
     print(f"  quarantined by the hub's validator: {len(quarantined)} event(s) of this run")
@@ -266,7 +267,8 @@ def main() -> None:
         listed = ", ".join(f"{r.file} ({r.status})" for r in unsettled)
         sys.exit(f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}")
     if bad := checked["quarantine"]["forThisRun"]:
-        sys.exit(f"the hub quarantined {len(bad)} event(s) of this run: {bad}")
+        listed = "; ".join(f"{q['reason']}: {q['message']}" for q in bad)
+        sys.exit(f"the hub quarantined {len(bad)} event(s) of this run: {listed}")
     if not (checked["aggregates"]["matches"] and checked["archive"]["matches"]):
         sys.exit("the event hub's aggregates or archive do not account for this run's images (see above)")
     if args.expect == "complete" and incomplete:

@@ -26,6 +26,10 @@ class ImageStatus(StrEnum):
     STALLED = "STALLED"  # a response is overdue (ImageProcessingStalled names it)
 
 
+# nothing is awaited any more (a STALLED image still is: a late response completes it)
+FINAL_STATUSES = frozenset({ImageStatus.COMPLETE, ImageStatus.REJECTED, ImageStatus.FAILED, ImageStatus.EXPIRED})
+
+
 # request -> the responses it expects
 PAIRINGS: Mapping[EventType, frozenset[EventType]] = {
     EventType.IMAGE_UPLOADED: frozenset(
@@ -105,7 +109,11 @@ class ImageState:
 
     @property
     def missing(self) -> tuple[EventType, ...]:
-        return self.current.missing if self.current else ()
+        """The responses still awaited: none once the image is final (a rejected image's other
+        jobs will never answer, and nobody waits for them)."""
+        if self.current is None or self.status in FINAL_STATUSES:
+            return ()
+        return self.current.missing
 
     def responses(self) -> Mapping[EventType, PipelineEvent]:
         return self.current.responses if self.current else {}
