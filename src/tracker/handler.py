@@ -29,9 +29,7 @@ def lambda_handler(event: Any, context: LambdaContext, images: ImageLog | None =
     try:
         received = pipeline_event(event)
     except NotAPipelineEvent as exc:
-        logger.warning(
-            "ignored an event the tracker does not know", extra={"why": str(exc), "event_id": event.get("id")}
-        )
+        logger.warning("ignored: %s", exc, extra={"why": str(exc), "event_id": event.get("id")})
         return {"recorded": False, "reason": str(exc)}
     logger.set_correlation_id(received.image_id)
     recorded = record_event(received, images or aws_images(), settings.stall_timeout)
