@@ -35,8 +35,11 @@ GOT = {
     "api": "an API Gateway request (POST /path/to/resource)",
     "schedule": "an EventBridge event 'Scheduled Event' from 'aws.events'",
 }
+BUCKET = physical_name("ImagesBucket")  # the images bucket as the unit tests name it
 IGNORED = {
-    "s3-put": [{"key": "test/key", "reason": "s3://example-bucket/test/key is outside uploads/"}],
+    "s3-put": [
+        {"key": "test/key", "reason": f"s3://example-bucket/test/key is not in this stack's images bucket ({BUCKET})"}
+    ],
     "s3-delete": [{"key": "test/key", "reason": "'ObjectRemoved:Delete' is not an upload"}],
 }
 HUB = "hub/template.yaml"

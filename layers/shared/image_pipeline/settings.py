@@ -66,6 +66,7 @@ class ProcessorSettings(_Imaging):
 class IntakeSettings(Settings):
     """IntakeFunction: registers every upload and announces it on the app bus."""
 
+    images_bucket: str
     images_table: str
     app_bus_name: str
     event_source: str
