@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from image_pipeline.hub.aggregates import DailyStats
+from tools.hub import describe_stats
 from tools.report import human, human_bytes, render_report
 from tools.run import Result, print_hub
 
@@ -165,3 +167,18 @@ def test_human_writes_each_kind_of_value_for_people(value: Any, shown: str) -> N
 )
 def test_sizes_change_unit_at_each_kibi_boundary(count: int, shown: str) -> None:
     assert human_bytes(count) == shown
+
+
+def test_make_stats_shows_the_days_aggregates_as_words_and_numbers() -> None:
+    counters = {"images.COMPLETE": 4, "images.REJECTED": 1, "formats.JPEG": 3, "bytesIn": 2048, "latency.le_2000": 5}
+    shown = describe_stats(DailyStats.from_counters("2026-12-04", counters), "the API")
+    assert not LITERALS.findall(shown), shown
+    assert shown.splitlines() == [
+        "Aggregates for 2026-12-04, read through the API:",
+        "  images    COMPLETE: 4, REJECTED: 1",
+        "  events    none",
+        "  rejects   none",
+        "  formats   JPEG: 3",
+        "  in / out  2.0 KB / 0 bytes",
+        "  latency   p50 <= 2000 ms, p95 <= 2000 ms (upload to final status)",
+    ]
