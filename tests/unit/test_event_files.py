@@ -141,3 +141,17 @@ def test_a_queue_reader_of_another_stack_gets_its_own_names(generated: dict[str,
         events = StackEvents(_stack({"CentralBusArn": "arn:aws:events:eu-west-1:000000000000:event-bus/central"}))
         sent = events.for_stack(copy.deepcopy(generated["sqs"]))
     assert sent["Records"][0]["body"] == generated["sqs"]["Records"][0]["body"]
+
+
+def test_an_event_naming_another_bucket_is_not_described_by_the_stacks_object(
+    aws_stack: tuple[StackEvents, FakeApi],
+) -> None:
+    events, api = aws_stack
+    # Given an upload the stack holds, and an event naming the same key in another bucket
+    stored = boto3.client("s3").put_object(Bucket=BUCKET, Key=SAMPLE_KEY, Body=b"x" * 10)
+    api.images[SAMPLE_KEY] = {"imageId": "i1", "status": "COMPLETE", "upload": {"etag": stored["ETag"], "version": "1"}}
+    elsewhere = load_event("object-created.json")
+    elsewhere["detail"]["bucket"]["name"] = "example-bucket"
+    # Then the event still names that bucket's object as it was written
+    sent = events.for_stack(copy.deepcopy(elsewhere))["detail"]
+    assert (sent["bucket"], sent["object"]) == (elsewhere["detail"]["bucket"], elsewhere["detail"]["object"])
