@@ -15,9 +15,10 @@ FINAL_STATUSES = frozenset({"COMPLETE", "REJECTED", "FAILED", "STALLED", "EXPIRE
 
 
 class ApiError(RuntimeError):
-    def __init__(self, status: int, body: Any, url: str) -> None:
+    def __init__(self, status: int, body: Any, url: str, retry_after: float | None = None) -> None:
         self.status = status
         self.body = body
+        self.retry_after = retry_after  # seconds, from a 429's Retry-After header
         message = body.get("message") if isinstance(body, dict) else body
         super().__init__(f"HTTP {status} from {url}: {message}")
 
@@ -67,7 +68,9 @@ class PipelineClient:
                 payload = json.loads(raw)
             except ValueError:
                 payload = raw.decode(errors="replace")
-            raise ApiError(error.code, payload, url) from None
+            retry_after = error.headers.get("Retry-After")
+            wait = float(retry_after) if retry_after and retry_after.isdigit() else None
+            raise ApiError(error.code, payload, url, wait) from None
 
     def create_image(self, filename: str, content_type: str) -> dict[str, Any]:
         _, body = self._request("POST", "images", {"filename": filename, "contentType": content_type})
