@@ -7,7 +7,8 @@ sends the file as it is, and this repo's samples name a bucket, a queue and an a
 
 An event is sent as written but for two things, both read-only (nothing is ever written to the stack):
 - the names the samples use for what no stack has (the bucket ``image-pipeline-images``, the
-  rendition queue, the account ``123456789012``, the region) become the stack's;
+  rendition queue, the account ``123456789012``, the region ``us-east-1``) become the stack's,
+  in any event (AWS's and the SAM CLI's examples use the same account and region);
 - an S3 event that names an object the stack's images bucket holds under uploads/ describes it as
   S3 announced it: its ETag and size, and the sequencer the stack recorded for that upload (so the
   function is given the upload it already answered, and answers it again idempotently). An object
