@@ -67,7 +67,7 @@ TOOLS_PATH := PYTHONPATH=layers/shared
 output = $$($(LOCAL_AWS) $(PY) -m tools.stack output $(HUB_STACKS)-$(1) $(2))
 
 .PHONY: venvs help run test test-unit test-integration test-e2e lint format bench load up down build-local \
-	build-app-local deploy-local query local-env engine-env invoke events openapi deploy pipeline-build \
+	build-app-local deploy-local query local-env stats engine-env invoke events openapi deploy pipeline-build \
 	pipeline-package pipeline-deploy clean
 
 help: ## Show the targets
@@ -171,7 +171,10 @@ query: $(DEV_READY) ## Run the archive's report queries (consumers/history/queri
 	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.query
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
-	@$(LOCAL_AWS) $(PY) -m tools.stack env
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.stack env
+
+stats: $(DEV_READY) ## The day's aggregates (DATE=YYYY-MM-DD, default today), through the aggregates consumer's GraphQL API
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.hub stats $(if $(DATE),--date $(DATE))
 
 engine-env: ## Print export lines that point AWS clients and the SAM CLI at the local engine
 	@$(foreach v,$(LOCAL_AWS),echo "export $(v)";)
@@ -182,9 +185,13 @@ events: $(DEV_READY) ## Sample events for the local stack in out/events/ (sam re
 openapi: $(DEV_READY) ## The API's OpenAPI document, generated from its routes, in out/openapi.json
 	@$(TOOLS_PATH) $(PY) -m tools.openapi out/openapi.json
 
-invoke: $(DEV_READY) ## Invoke a deployed function with an event: make invoke FN=ThumbnailFunction EVENT=events/s3put.json
-	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
-	@$(LOCAL_AWS) $(PY) -m tools.invoke "$(FN)" "$(EVENT)"
+# sam remote invoke does the invoking; tools.events gives the event the stack's names (read-only).
+invoke: $(DEV_READY) $(SAM_READY) ## Invoke a deployed function with an event file: make invoke FN=ThumbnailFunction EVENT=events/s3put.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<event file>"; exit 2; }
+	@event=$$($(LOCAL_AWS) $(PY) -m tools.events "$(EVENT)"); \
+	stack=$$($(PY) -m tools.stack name 2> /dev/null); \
+	$(LOCAL_AWS) $(SAM) remote invoke "$(FN)" --stack-name "$$stack" --event-file "$$event"; \
+	echo
 
 deploy: $(DEV_READY) $(SAM_READY) ## Build for AWS and deploy with sam deploy --guided (your AWS credentials)
 	$(SAM) build

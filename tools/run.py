@@ -22,7 +22,7 @@ from typing import Any
 
 from tools.client import ApiError, PipelineClient, content_type_for
 from tools.hub import RunCheck, local_consumers
-from tools.report import render_report
+from tools.report import human, human_bytes, render_report
 from tools.stack import local_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,8 @@ OUT = ROOT / "out"
 # Outputs copied next to the report: the thumbnail, the previews, and each format at 1024 px.
 SHOWN_OUTPUTS = ("thumbnail", "crop-", "filter-", "w1024-")
 # Final with a reason: processed, rejected by a job, or refused before it became an image (REFUSED).
-SETTLED = frozenset({"COMPLETE", "REJECTED", "REFUSED"})
+# done right: processed, or rejected (or refused before it was uploaded) with a reason
+DONE_RIGHT = frozenset({"COMPLETE", "REJECTED", "REFUSED"})
 # The edit `make run` asks of every processed image (POST /images/{id}/edits, the EditWorkflow).
 EDIT = {"operations": [{"crop": {"aspect": "1:1"}}, {"filter": "sepia"}, {"resize": {"width": 400}}], "format": "webp"}
 
@@ -62,6 +63,7 @@ class Result:
             "recognition": self.image.get("recognition"),
             "trace": self.trace.get("events", []),
             "missing": self.trace.get("missing", []),
+            "expected": self.trace.get("expected", {}).get("ImageUploaded", []),
             "assets": self.assets,
             "edit": {k: v for k, v in self.edit.items() if k != "output"}
             | (
@@ -207,14 +209,14 @@ def print_hub(checked: dict[str, Any]) -> None:
     day = aggregates["day"]
     print(f"\nEvent hub - aggregates for {aggregates['date']} (read through {aggregates['readThrough']}):")
     added = aggregates["addedByThisRun"]
-    verdict = "matches the run" if aggregates["matches"] else f"expected {aggregates['expected']}"
-    print(f"  this run added images {added['images']} ({verdict}), events {added['events']}")
+    verdict = "matches the run" if aggregates["matches"] else f"expected {human(aggregates['expected'])}"
+    print(f"  this run added images ({human(added['images'])}; {verdict}), events ({human(added['events'])})")
     print(
-        f"  the day so far: images {day['images']}, rejects {day['rejects']}, formats {day['formats']}, "
-        f"{day['bytesIn']} bytes in, {day['bytesOut']} bytes out, latency p50 <= {day['latencyP50Ms']} ms, "
-        f"p95 <= {day['latencyP95Ms']} ms"
+        f"  the day so far: images ({human(day['images'])}), rejects ({human(day['rejects'])}),"
+        f" formats ({human(day['formats'])}), {human_bytes(day['bytesIn'])} in, {human_bytes(day['bytesOut'])} out,"
+        f" latency p50 <= {day['latencyP50Ms']} ms, p95 <= {day['latencyP95Ms']} ms"
     )
-    print(f"  moderation (day): {day['moderation']}; top labels (day): {day['topLabels'] or 'none'}")
+    print(f"  moderation (day): {human(day['moderation'])}; top labels (day): {human(day['topLabels'])}")
     quarantined = checked["quarantine"]["forThisRun"]
     print(f"  quarantined by the hub's validator: {len(quarantined)} event(s) of this run")
     verdict = "matches the run" if archive["matches"] else "does NOT match the run"
@@ -236,6 +238,27 @@ def _image_files(folder: Path) -> list[Path]:
         return []
     notes = {".md", ".txt", ".py", ".json"}
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix not in notes)
+
+
+def _failure(results: list[Result], checked: dict[str, Any], *, expect_complete: bool) -> str | None:
+    """Why the run failed, or None: FAILED, STALLED or still running is not done right."""
+    unsettled = [r for r in results if r.status not in DONE_RIGHT]
+    if unsettled:
+        listed = ", ".join(f"{r.file} ({r.status})" for r in unsettled)
+        return f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}"
+    if bad := checked["quarantine"]["forThisRun"]:
+        listed = "; ".join(f"{q['reason']}: {q['message']}" for q in bad)
+        return f"the hub quarantined {len(bad)} event(s) of this run: {listed}"
+    if not (checked["agree"] and checked["aggregates"]["matches"]):
+        return "the event hub's aggregates or archive do not say what the API says of this run's images (see above)"
+    incomplete = [r for r in results if r.status != "COMPLETE"]
+    if expect_complete and incomplete:
+        return f"{len(incomplete)} image(s) did not complete: {', '.join(r.file for r in incomplete)}"
+    unedited = [r for r in results if r.status == "COMPLETE" and r.edit.get("status") != "COMPLETE"]
+    if expect_complete and unedited:
+        listed = ", ".join(f"{r.file} ({r.edit.get('status')}: {r.edit.get('reason')})" for r in unedited)
+        return f"{len(unedited)} edit(s) did not complete: {listed}"
+    return None
 
 
 def main() -> None:
@@ -287,22 +310,8 @@ def main() -> None:
     (OUT / "report.html").write_text(render_report(images, stack.api_url, hub=checked))
     print(f"\nWrote {OUT.relative_to(ROOT)}/results.json and {OUT.relative_to(ROOT)}/report.html")
 
-    # Done right means processed, or rejected with a reason; FAILED/STALLED/still running is not.
-    unsettled = [r for r in results if r.status not in SETTLED]
-    incomplete = [r for r in results if r.status != "COMPLETE"]
-    if unsettled:
-        listed = ", ".join(f"{r.file} ({r.status})" for r in unsettled)
-        sys.exit(f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}")
-    if bad := checked["quarantine"]["forThisRun"]:
-        sys.exit(f"the hub quarantined {len(bad)} event(s) of this run: {bad}")
-    if not (checked["agree"] and checked["aggregates"]["matches"]):
-        sys.exit("the event hub's aggregates or archive do not say what the API says of this run's images (see above)")
-    if args.expect == "complete" and incomplete:
-        sys.exit(f"{len(incomplete)} image(s) did not complete: {', '.join(r.file for r in incomplete)}")
-    unedited = [r for r in results if r.status == "COMPLETE" and r.edit.get("status") != "COMPLETE"]
-    if args.expect == "complete" and unedited:
-        listed = ", ".join(f"{r.file} ({r.edit.get('status')}: {r.edit.get('reason')})" for r in unedited)
-        sys.exit(f"{len(unedited)} edit(s) did not complete: {listed}")
+    if failure := _failure(results, checked, expect_complete=args.expect == "complete"):
+        sys.exit(failure)
     counts = {s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})}
     print("Every image was processed or rejected with a reason: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 

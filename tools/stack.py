@@ -174,7 +174,9 @@ def main() -> None:
         print(Stack(name, endpoint_url=engine.url).outputs[key])
         return
     stack = local_stack(engine)
-    for name, value in {**engine.client_env(), **stack.client_env()}.items():
+    from tools.hub import stats_api_env  # noqa: PLC0415 - tools.hub reads stacks with this module
+
+    for name, value in {**engine.client_env(), **stack.client_env(), **stats_api_env(engine)}.items():
         print(f"export {name}={shlex.quote(value)}")
     print(f"local API: {stack.api_url}", file=sys.stderr)
     print(f"on AWS it would be: {stack.outputs['ApiUrl']}", file=sys.stderr)

@@ -29,7 +29,7 @@ if str(SHARED) not in sys.path:
     sys.path.insert(0, str(SHARED))
 
 from tests.bench import images  # noqa: E402
-from tools.client import FINAL_STATUSES, ApiError, PipelineClient  # noqa: E402
+from tools.client import SETTLED_STATUSES, ApiError, PipelineClient  # noqa: E402
 
 MAX_COLD_OVER_WARM = 1.5
 MAX_WARM_OVER_RAW = 1.2
@@ -141,7 +141,7 @@ def _one(client: PipelineClient, burst: Burst, path: Path, started: float, poll:
                 burst.count_error(error)
                 continue
             upload.status = status
-            if status in FINAL_STATUSES:
+            if status in SETTLED_STATUSES:
                 upload.final_s = time.monotonic() - started
                 break
     except (ApiError, OSError) as error:

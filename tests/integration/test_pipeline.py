@@ -2,8 +2,6 @@
 with real outcomes checked in S3, in the API and in each image's trace."""
 
 import io
-import os
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -12,19 +10,13 @@ import pytest
 from PIL import Image, ImageOps
 
 from image_pipeline.catalogue import JOBS
-from image_pipeline.imaging import PREVIEWS, THUMBNAIL, WEB_RENDITIONS
-from tests.conftest import EVENTS, load_event, sample_images
+from tests.conftest import sample_images
 from tests.integration.conftest import s3, settled, upload_image, wait_for
-from tests.template import ROOT
 from tests.unit.imaging import samples
 from tools.client import ApiError, PipelineClient, content_type_for
-from tools.engine import LocalEngine
-from tools.invoke import invoke
 from tools.stack import Stack
 
 EXPECTED_RESPONSES = {job.response.value for job in JOBS}  # every job of the catalogue answers
-ALL_OUTPUTS = {spec.name for spec in (THUMBNAIL, *WEB_RENDITIONS, *PREVIEWS)}
-SAMPLE_EVENT_IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"  # the image the bundled events name
 
 
 def _jpeg(size: tuple[int, int] = (640, 480), **save: Any) -> bytes:
@@ -198,62 +190,3 @@ def test_a_poison_message_is_dead_lettered_while_the_rest_of_its_batch_completes
         assert wait_for(dead_lettered, timeout=90)
     finally:
         sqs.set_queue_attributes(QueueUrl=queue, Attributes=original)
-
-
-# In order: the tracker records the sample image before the API events ask about it.
-BUNDLED_EVENTS = {
-    "s3put.json": "ThumbnailFunction",
-    "object-created.json": "AnalyzeFunction",
-    "sqs-rendition-batch.json": "RenditionWorker",
-    "app-thumbnail-created.json": "TrackerFunction",
-    "schedule.json": "StallSweeperFunction",
-    "api-post-images.json": "ApiFunction",
-    "api-get-image.json": "ApiFunction",
-    "api-get-trace.json": "ApiFunction",
-}
-
-
-def test_every_bundled_event_has_a_test() -> None:
-    assert {p.name for p in EVENTS.glob("*.json")} == set(BUNDLED_EVENTS)
-
-
-def test_the_bundled_events_reach_their_functions_as_redeliveries(client: PipelineClient, stack: Stack) -> None:
-    for name, function in BUNDLED_EVENTS.items():
-        payload, logs, ok = invoke(stack, function, load_event(name))
-        assert ok, f"{function} with {name}: {logs}"
-        if function in {"ThumbnailFunction", "AnalyzeFunction"}:
-            assert f'"correlation_id":"{SAMPLE_EVENT_IMAGE}"' in logs, (name, logs)  # the invocation's own logs
-            (result,) = payload["results"]
-            assert (
-                result["type"]
-                == {"ThumbnailFunction": "ThumbnailCreated", "AnalyzeFunction": "ImageAnalyzed"}[function]
-            )
-        elif function == "ApiFunction":
-            assert payload["statusCode"] == (201 if name == "api-post-images.json" else 200), (name, payload)
-        elif function == "RenditionWorker":
-            assert payload == {"batchItemFailures": []}
-        elif function == "TrackerFunction":
-            assert payload["recorded"] is False  # the event the stack already recorded, delivered again
-            assert payload["imageId"] == SAMPLE_EVENT_IMAGE
-    # Every invocation was a redelivery of the real upload: the image is as true as before
-    image = client.get_image(SAMPLE_EVENT_IMAGE)
-    assert image["status"] == "COMPLETE", image
-    assert set(image["outputs"]) == ALL_OUTPUTS
-    bucket = stack.outputs["ImagesBucketName"]
-    assert image["upload"]["etag"] == s3().head_object(Bucket=bucket, Key=image["upload"]["key"])["ETag"].strip('"')
-    assert sum(e["type"] == "ImageUploaded" for e in client.get_trace(SAMPLE_EVENT_IMAGE)["events"]) == 1
-
-
-def test_make_invoke_runs_a_function_with_an_event_file(engine: LocalEngine, stack: Stack) -> None:
-    env = {**os.environ, "PORT": str(engine.port)}
-    result = subprocess.run(
-        ["make", "-s", "invoke", "FN=ThumbnailFunction", "EVENT=events/s3put.json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "---- response" in result.stdout
-    assert '"type": "ThumbnailCreated"' in result.stdout

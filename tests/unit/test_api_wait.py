@@ -15,9 +15,9 @@ from image_pipeline.api_models import MAX_WAIT_SECONDS, ImageView
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.rest.deps import WAIT_MARGIN_SECONDS, ApiDeps
 from image_pipeline.aws.s3 import S3ObjectStore
-from image_pipeline.catalogue import ImageStatus
+from image_pipeline.catalogue import SETTLED, ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.image_api import FIRST_POLL_SECONDS, MAX_POLL_SECONDS, SETTLED, await_image
+from image_pipeline.image_api import FIRST_POLL_SECONDS, MAX_POLL_SECONDS, await_image
 from tests import gateway
 from tests.fakes import RecordingEditStarter, RecordingPublisher
 

@@ -58,6 +58,9 @@ class ImageStatus(StrEnum):
 FINAL: frozenset[ImageStatus] = frozenset(
     {ImageStatus.COMPLETE, ImageStatus.REJECTED, ImageStatus.FAILED, ImageStatus.EXPIRED}
 )
+# Where a client stops waiting: final, or STALLED (an answer is overdue: a late one can still
+# complete the image, but no longer soon).
+SETTLED: frozenset[ImageStatus] = FINAL | {ImageStatus.STALLED}
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from image_pipeline.api_models import (
     TraceView,
     UploadFacts,
 )
-from image_pipeline.catalogue import FINAL, PAIRINGS, ImageStatus
+from image_pipeline.catalogue import PAIRINGS, SETTLED, ImageStatus
 from image_pipeline.edits import (
     EditRequest,
     EditSource,
@@ -43,10 +43,7 @@ from image_pipeline.problems import FieldProblem, InvalidInput
 
 API_PRODUCER = "ApiFunction"
 
-# A wait ends at a status nothing more is expected for: the pipeline answered (COMPLETE, REJECTED,
-# FAILED), nothing was uploaded in time (EXPIRED), or an answer is overdue (STALLED: a late one
-# can still complete the image, but no longer soon). PENDING and PROCESSING are still moving.
-SETTLED: Final = FINAL | {ImageStatus.STALLED}
+# A wait ends at a settled status (catalogue.SETTLED); PENDING and PROCESSING are still moving.
 FIRST_POLL_SECONDS: Final = 0.2
 MAX_POLL_SECONDS: Final = 1.0
 

@@ -73,6 +73,7 @@ class RecognizeSettings(ProcessorSettings):
 class IntakeSettings(Settings):
     """IntakeFunction: registers every upload and announces it on the app bus."""
 
+    images_bucket: str
     images_table: str
     app_bus_name: str
     event_source: str

@@ -78,9 +78,9 @@ class IdempotentJob:
 def answer_uploads(
     event: Any, function: str, job: IdempotentJob, responder: UploadResponder, logger: Logger
 ) -> dict[str, Any]:
-    """Run ``job`` once for every upload ``event`` announces (raises UnsupportedEvent for
-    anything but an S3 event)."""
-    announced = parse_uploads(event, function=function)
+    """Run ``job`` once for every upload ``event`` announces in the images bucket, which holds
+    the uploads and their outputs (raises UnsupportedEvent for anything but an S3 event)."""
+    announced = parse_uploads(event, function=function, bucket=responder.outputs_bucket)
     ignored = announced.report_ignored()
     results = []
     for upload in announced.uploads:
