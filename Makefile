@@ -64,7 +64,8 @@ $(foreach c,$(CONSUMERS),$(eval $(c)_TEMPLATE := consumers/$(c)/template.yaml))
 PART_PARAMS := LocalEmulator=true Architecture=$(ARCH)
 # The client tools read the hub's aggregates with the shared package's domain code.
 TOOLS_PATH := PYTHONPATH=layers/shared
-output = $$($(LOCAL_AWS) $(PY) -m tools.stack output $(HUB_STACKS)-$(1) $(2))
+output = $$($(LOCAL_AWS) $(VENV)/bin/aws cloudformation describe-stacks --stack-name $(HUB_STACKS)-$(1) \
+	--query "Stacks[0].Outputs[?OutputKey=='$(2)'].OutputValue" --output text)
 
 .PHONY: venvs help run test test-unit test-integration test-e2e lint format bench load up down build-local \
 	build-app-local deploy-local query local-env stats engine-env invoke events openapi deploy pipeline-build \
