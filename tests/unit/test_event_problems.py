@@ -84,4 +84,4 @@ def test_the_tracker_logs_which_fields_of_a_refused_event_were_wrong(
     assert "2 problem(s)" in warning["message"]
     assert "detail.metadata.eventId: empty" in warning["message"]
     assert "detail.metadata.occurredAt: 'soon' is not an ISO 8601 date-time" in warning["message"]
-    assert warning["message"] == f"ignored: {answer['reason']}"
+    assert warning["message"] == f"refused an event: {answer['reason']}"

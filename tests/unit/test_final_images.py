@@ -12,7 +12,7 @@ import pytest
 
 from image_pipeline import contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
-from image_pipeline.catalogue import ImageStatus
+from image_pipeline.catalogue import JOBS, ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.pairing import derive_state
 from tests.conftest import load_event
@@ -47,21 +47,24 @@ def _requested() -> PipelineEvent:
 THUMBNAIL = _event(EventType.THUMBNAIL_CREATED, 1)
 # outcome -> the image's events: each one final with (at least) one response never given
 HISTORIES: dict[str, list[PipelineEvent]] = {
-    "REJECTED": [_uploaded(), THUMBNAIL, _event(EventType.IMAGE_REJECTED, 2, reason="truncated", message="cut")],
-    "FAILED": [_uploaded(), _event(EventType.IMAGE_PROCESSING_FAILED, 2, reason="source_missing", message="gone")],
-    "EXPIRED": [_requested(), _event(EventType.UPLOAD_EXPIRED, 900, causation=None)],
-    "COMPLETE": [
+    "REJECTED": [
         _uploaded(),
         THUMBNAIL,
-        _event(EventType.RENDITIONS_CREATED, 2),
-        _event(EventType.IMAGE_ANALYZED, 3),
+        _event(EventType.IMAGE_REJECTED, 2, job="thumbnail", reason="truncated", message="cut"),
     ],
+    "FAILED": [
+        _uploaded(),
+        _event(EventType.IMAGE_PROCESSING_FAILED, 2, job="thumbnail", reason="source_missing", message="gone"),
+    ],
+    "EXPIRED": [_requested(), _event(EventType.UPLOAD_EXPIRED, 900, causation=None)],
+    "COMPLETE": [_uploaded(), *(_event(job.response, second) for second, job in enumerate(JOBS, start=1))],
 }
 OPEN: dict[str, list[PipelineEvent]] = {
     "PROCESSING": [_uploaded(), THUMBNAIL],
     "STALLED": [_uploaded(), THUMBNAIL, _event(EventType.IMAGE_PROCESSING_STALLED, 301)],
 }
-STILL_DUE = ["ImageAnalyzed", "RenditionsCreated"]
+# every job's answer but the thumbnail's, the one given
+STILL_DUE = sorted(job.response.value for job in JOBS if job.response is not EventType.THUMBNAIL_CREATED)
 
 
 @pytest.mark.parametrize("status", HISTORIES)
@@ -128,4 +131,5 @@ def test_the_tracker_reports_nothing_missing_for_the_event_that_closes_an_image(
     _recorded(aws, before)
     bus_event = {"detail-type": rejected.type.value, "source": "image-pipeline", "detail": rejected.detail()}
     summary = tracker.lambda_handler(bus_event, lambda_context)
+    assert summary["recorded"], summary
     assert (summary["status"], summary["missing"]) == ("REJECTED", [])

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from image_pipeline.catalogue import JOBS
 from tests import template
 from tests.template import ROOT, physical_name
 
@@ -82,7 +83,7 @@ def app(aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambda_co
     return invoke
 
 
-@pytest.mark.parametrize("function", ["ThumbnailFunction", "AnalyzeFunction", "IntakeFunction"])
+@pytest.mark.parametrize("function", [*(job.function for job in JOBS if not job.queued), "IntakeFunction"])
 @pytest.mark.parametrize("event", list(GENERATED))
 def test_the_upload_functions_ignore_s3_events_that_are_no_upload_and_refuse_the_rest(
     app: Any, generated: dict[str, Any], function: str, event: str
@@ -121,7 +122,7 @@ def test_the_tracker_ignores_every_generated_event_naming_why(
     assert answer["recorded"] is False
     assert answer["reason"].startswith("not a pipeline event")
     (warning,) = [line for line in _log_lines(capsys.readouterr().out) if line.get("level") == "WARNING"]
-    assert warning["message"] == f"ignored: {answer['reason']}"
+    assert warning["message"] == f"refused an event: {answer['reason']}"
 
 
 @pytest.mark.parametrize("event", list(GENERATED))
@@ -219,10 +220,8 @@ def test_every_function_an_event_source_feeds_is_covered_here() -> None:
         if template.function_properties(logical_id, path).get("Events")
     }
     covered = {
-        "ThumbnailFunction",
-        "AnalyzeFunction",
+        *(job.function for job in JOBS),
         "IntakeFunction",
-        "RenditionWorker",
         "TrackerFunction",
         "StallSweeperFunction",
         "ApiFunction",

@@ -52,12 +52,12 @@ def pipeline_event(event: dict[str, Any]) -> PipelineEvent:
     that does not own the type (only ThumbnailFunction may say ThumbnailCreated). This is the
     check the hub makes, so what the tracker counts is what the consumers will see.
     """
-    detail = event.get("detail")
+    received = PipelineEvent.from_eventbridge(event)  # the envelope first: it names every broken field
     try:
-        contracts.validate(str(event.get("detail-type", "")), detail)
+        contracts.validate(received.type, event["detail"])
     except contracts.ContractViolation as exc:
         raise NotAPipelineEvent(f"{exc.reason}: {exc}") from exc
-    return PipelineEvent.from_eventbridge(event)
+    return received
 
 
 def record_event(

@@ -48,9 +48,9 @@ def _only_known_query(app: APIGatewayRestResolver) -> Callable[..., Response[Any
 
     def only_known_query(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
         asked = app.current_event.query_string_parameters or {}
-        if asked:
-            request = app.request
-            unknown = sorted(set(asked) - known().get((request.method, request.route), frozenset()))
+        route = (app.request.method, app.request.route)
+        if asked and route in known():  # no route at all is a 404, whatever it was asked
+            unknown = sorted(set(asked) - known()[route])
             if unknown:
                 raise InvalidInput([FieldProblem(name, "not a query parameter of this route") for name in unknown])
         return next_middleware(app)
