@@ -221,6 +221,8 @@ def print_hub(checked: dict[str, Any]) -> None:
     print(f"  quarantined by the hub's validator: {len(quarantined)} event(s) of this run")
     verdict = "matches the run" if archive["matches"] else "does NOT match the run"
     print(f"Event hub - archive (Athena, {archive['query']}): {len(archive['rows'])} image(s), {verdict}")
+    for row in archive["latencyPercentiles"]:
+        print(f"  {row['day']}: {row['images']} images, latency p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms")
     agree = "the API, the aggregates and the archive agree" if checked["agree"] else "they DISAGREE"
     print(f"One status per image ({agree}):")
     for row in checked["images"]:
@@ -228,8 +230,6 @@ def print_hub(checked: dict[str, Any]) -> None:
             f"  {row['imageId']}  API {row['api']:<10} GraphQL {row['graphql'] or '-':<10} "
             f"Athena {row['archive'] or '-':<10} (version {row['version'] or '-'})"
         )
-    for row in archive["latencyPercentiles"]:
-        print(f"  {row['day']}: {row['images']} images, latency p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms")
 
 
 def _image_files(folder: Path) -> list[Path]:

@@ -88,6 +88,11 @@ def test_a_complete_image_lists_nothing_unanswered() -> None:
 
 HUB: dict[str, Any] = {
     "quarantine": {"forThisRun": []},
+    "images": [
+        {"imageId": "3f9a", "api": "COMPLETE", "graphql": "COMPLETE", "archive": "COMPLETE", "version": 3},
+        {"imageId": "77b0", "api": "REJECTED", "graphql": "REJECTED", "archive": None, "version": None},
+    ],
+    "agree": False,
     "aggregates": {
         "date": "2026-12-04",
         "readThrough": "graphql",
@@ -106,6 +111,8 @@ HUB: dict[str, Any] = {
             "formats": {"JPEG": 2, "PNG": 1},
             "bytesIn": 713240,
             "bytesOut": 2334157,
+            "moderation": {"passed": 4, "flagged": 1},
+            "topLabels": {"Cat": 2, "Coffee": 1},
             "latencyP50Ms": 2000,
             "latencyP95Ms": 10000,
         },
@@ -131,6 +138,7 @@ def test_the_report_shows_counts_flags_and_sizes_as_words_and_numbers() -> None:
     assert "COMPLETE: 4, REJECTED: 1" in text
     assert "none" in text  # the day's rejects: an empty count
     assert "696.5 KB / 2.2 MB" in text
+    assert "passed: 4, flagged: 1" in text and "Cat: 2, Coffee: 1" in text
     assert "hasAlpha yes" in " ".join(text.split())  # the analysis's flags
 
 
@@ -141,6 +149,9 @@ def test_the_terminal_summary_shows_counts_as_words_and_numbers(capsys: pytest.C
     assert "this run added images (COMPLETE: 4, REJECTED: 1; matches the run)" in out
     assert "rejects (none)" in out
     assert "696.5 KB in, 2.2 MB out" in out
+    assert "moderation (day): passed: 4, flagged: 1; top labels (day): Cat: 2, Coffee: 1" in out
+    assert "One status per image (they DISAGREE):" in out
+    assert "77b0  API REJECTED   GraphQL REJECTED   Athena -          (version -)" in out
 
 
 @pytest.mark.parametrize(
