@@ -137,6 +137,15 @@ class OutputLink(_Json):
     url: str
 
 
+class JobSpecs(_Json):
+    """Whether a job's outputs of the image are made to its current specs (``make reprocess``
+    brings them there)."""
+
+    made_to: str | None = Field(description="The spec version the outputs were made to (null: unknown or none)")
+    latest: str = Field(description="The job's current spec version")
+    current: bool
+
+
 class ImageView(_Json):
     """``GET /images/{imageId}``."""
 
@@ -154,6 +163,10 @@ class ImageView(_Json):
     missing: list[str]
     outputs: dict[str, OutputLink]
     analysis: dict[str, Any] | None
+    specs: dict[str, JobSpecs] = Field(default_factory=dict, description="By job, for the jobs with specs")
+    outputs_current: bool | None = Field(
+        default=None, description="Every job's outputs made to its current specs (null: no outputs yet)"
+    )
 
 
 class TraceView(_Json):
