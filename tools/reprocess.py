@@ -285,11 +285,11 @@ def newest_manifest(inventory_bucket: str, images_bucket: str) -> str:
         listed
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=inventory_bucket)
         for listed in page.get("Contents", [])
-        if listed["Key"].endswith("/manifest.json") and f"{images_bucket}/" in listed["Key"]
+        if listed["Key"].endswith("/manifest.json") and f"/{images_bucket}/" in f"/{listed['Key']}"
     ]
     if not found:
         raise SystemExit(f"no inventory manifest of {images_bucket} in s3://{inventory_bucket}/ yet")
-    return str(max(found, key=lambda listed: listed["LastModified"])["Key"])
+    return str(max(found, key=lambda listed: (listed["LastModified"], listed["Key"]))["Key"])  # dated folders
 
 
 def run(stacks: Stacks, out: Callable[[str], None] = print, poll: float = 1.0) -> dict[str, Any]:

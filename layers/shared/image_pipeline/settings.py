@@ -111,7 +111,7 @@ class ReprocessSettings(_Tracking):
     event_source: str
     rendition_queue_url: str = Field(min_length=1)
     # How long an item waits for its answer (its child execution is Express: five minutes at most).
-    answer_timeout_seconds: int = Field(gt=0, le=270)
+    answer_timeout_seconds: int = Field(gt=0, le=240)
 
     @property
     def answer_timeout(self) -> timedelta:
