@@ -68,6 +68,7 @@ reprocess_TEMPLATE := reprocess/template.yaml
 REPROCESS_CONCURRENCY ?= 10
 TOLERATED_FAILURE_PERCENTAGE ?= 5
 DRY_RUN ?=
+PREFIX ?= uploads/
 REPROCESS_IMAGES ?= 500
 # The client tools read the hub's aggregates with the shared package's domain code.
 TOOLS_PATH := PYTHONPATH=layers/shared
@@ -175,8 +176,8 @@ deploy-reprocess: $(DEV_READY) $(SAM_READY)
 		--parameter-overrides $(PART_PARAMS) $$wiring MaxConcurrency=$(REPROCESS_CONCURRENCY) \
 		ToleratedFailurePercentage=$(TOLERATED_FAILURE_PERCENTAGE)
 
-reprocess: $(DEV_READY) ## Bring every stored image's outputs to the current specs (DRY_RUN=1: count and price it first)
-	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.reprocess $(if $(DRY_RUN),dry-run,run)
+reprocess: $(DEV_READY) ## Bring every stored image's outputs to the current specs (DRY_RUN=1: count and price it; PREFIX=uploads/0: a part)
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.reprocess $(if $(DRY_RUN),dry-run,run) --prefix "$(PREFIX)"
 
 bench-reprocess: venvs ## Reprocess >= 500 stored images on a fresh local stack vs the same jobs in-process (out/)
 	@$(MAKE) -s down > /dev/null

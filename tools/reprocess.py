@@ -87,9 +87,9 @@ def wiring(app: Stack) -> str:
 
 
 # ---------------------------------------------------------------- dry run
-def stored_keys(bucket: str) -> Iterator[str]:
-    """Every object under uploads/, as the workflow's ItemReader lists them."""
-    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=UPLOADS_PREFIX)
+def stored_keys(bucket: str, prefix: str = UPLOADS_PREFIX) -> Iterator[str]:
+    """Every object under ``prefix`` (uploads/ or part of it), as the workflow's ItemReader lists them."""
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         for listed in page.get("Contents", []):
             yield str(listed["Key"])
@@ -205,19 +205,19 @@ def renders_at_once(stacks: Stacks) -> tuple[int, str]:
     return bounds[reason], reason
 
 
-def dry_run(stacks: Stacks, sample: int, out: Callable[[str], None] = print) -> dict[str, Any]:
+def dry_run(stacks: Stacks, sample: int, prefix: str, out: Callable[[str], None] = print) -> dict[str, Any]:
     outputs, parameters = stacks.app.outputs, stacks.app.parameters
     bucket = outputs["ImagesBucketName"]
     images = DynamoImageLog(outputs["ImagesTableName"])
     stall = timedelta(seconds=int(parameters.get("StallTimeoutSeconds", "300")))
-    keys = list(stored_keys(bucket))
+    keys = list(stored_keys(bucket, prefix))
     chosen = keys if len(keys) <= sample else random.sample(keys, sample)
     spec = deployed_spec(stacks)
     counted = assess(chosen, images, stall, spec)
     scale = len(keys) / len(chosen) if chosen else 0.0
     counts = {outcome: round(n * scale) for outcome, n in counted.items()}
     sampled = f" (from a sample of {len(chosen):,})" if len(chosen) < len(keys) else ""
-    out(f"{len(keys):,} stored uploads; the deployed renditions' specs are {spec}{sampled}:")
+    out(f"{len(keys):,} stored uploads under {prefix}; the deployed renditions' specs are {spec}{sampled}:")
     for outcome, n in sorted(counts.items(), key=lambda kv: -kv[1]):
         out(f"  {n:>10,}  {outcome}")
     report: dict[str, Any] = {"stored": len(keys), "specVersion": spec, "counts": counts}
@@ -292,11 +292,13 @@ def newest_manifest(inventory_bucket: str, images_bucket: str) -> str:
     return str(max(found, key=lambda listed: (listed["LastModified"], listed["Key"]))["Key"])  # dated folders
 
 
-def run(stacks: Stacks, out: Callable[[str], None] = print, poll: float = 1.0) -> dict[str, Any]:
+def run(stacks: Stacks, prefix: str, out: Callable[[str], None] = print, poll: float = 1.0) -> dict[str, Any]:
     sfn = boto3.client("stepfunctions")
     workflow = stacks.reprocess.outputs["ReprocessWorkflowArn"]
     inventory = stacks.reprocess.parameters.get("InventoryBucket", "")
-    run_input = {"manifestKey": newest_manifest(inventory, stacks.app.outputs["ImagesBucketName"])} if inventory else {}
+    run_input: dict[str, str] = {"prefix": prefix}
+    if inventory and stacks.reprocess.parameters.get("LocalEmulator") == "false":
+        run_input["manifestKey"] = newest_manifest(inventory, stacks.app.outputs["ImagesBucketName"])
     name = datetime.now(UTC).strftime("reprocess-%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     execution = sfn.start_execution(stateMachineArn=workflow, name=name, input=json.dumps(run_input))["executionArn"]
     out(f"run {name}: the renditions' outputs to specs {deployed_spec(stacks)}")
@@ -357,12 +359,17 @@ def main() -> None:
     parser.add_argument("command", choices=["dry-run", "run", "wiring"])
     parser.add_argument("--sample", type=int, default=20_000, help="dry-run: decide for at most this many uploads")
     parser.add_argument("--json", action="store_true", help="print the report as JSON too")
+    parser.add_argument(
+        "--prefix", default=UPLOADS_PREFIX, help="only the uploads under this prefix (a canary: uploads/0)"
+    )
     args = parser.parse_args()
+    if not args.prefix.startswith(UPLOADS_PREFIX):
+        parser.error(f"--prefix must start with {UPLOADS_PREFIX}")
     stacks = Stacks.resolve()
     if args.command == "wiring":
         print(wiring(stacks.app))
         return
-    report = dry_run(stacks, args.sample) if args.command == "dry-run" else run(stacks)
+    report = dry_run(stacks, args.sample, args.prefix) if args.command == "dry-run" else run(stacks, args.prefix)
     if args.json:
         print(json.dumps(report, default=str))
     if report.get("status") not in (None, "SUCCEEDED"):

@@ -63,7 +63,7 @@ def test_on_aws_it_lists_the_uploads_batches_them_and_writes_the_outcomes_to_s3(
     mapped = uploads_map(deployed())
     assert mapped["ItemReader"] == {
         "Resource": "arn:aws:states:::s3:listObjectsV2",
-        "Parameters": {"Bucket": REPROCESS_WIRING["ImagesBucketName"], "Prefix": "uploads/"},
+        "Parameters": {"Bucket": REPROCESS_WIRING["ImagesBucketName"], "Prefix.$": "$.prefix"},
     }
     assert mapped["ItemBatcher"] == {"MaxItemsPerBatch": 20}
     assert mapped["ResultWriter"]["Parameters"] == {

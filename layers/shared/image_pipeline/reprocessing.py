@@ -14,7 +14,7 @@ image's outputs are the newest complete set made for its current upload (:func:`
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Self
@@ -182,10 +182,11 @@ def decide(
     asked = request_id(uploaded.event_id, spec_version)
     item = Item(key, Outcome.REQUESTED, image_id, asked, since=now.isoformat())
     if any(e.event_id == asked for e in events):  # asked before, by this run or another
-        before = settle(replace(item, since=None), events, spec_version=spec_version, answer_timeout=None, now=now)
-        if before.outcome is Outcome.STALLED:  # its delivery was lost: ask the job again
+        before = settle(item, events, spec_version=spec_version, answer_timeout=None, now=now)
+        stalled = any(e.type is EventType.IMAGE_PROCESSING_STALLED and e.causation_id == asked for e in events)
+        if before.outcome is Outcome.REQUESTED and stalled:  # its delivery was lost: ask the job again
             return Decision(item, send=_stored_upload(uploaded).model_copy(update={"answers": asked}))
-        return Decision(replace(before, since=item.since))
+        return Decision(before)
     previous = [a.data.get("specVersion") for a in _answers_to(uploaded, events, job.response)]
     request = PipelineEvent.new(
         EventType.REPROCESS_REQUESTED,
@@ -238,8 +239,8 @@ def settle(
     now: datetime,
 ) -> Item:
     """Where a requested item stands now, from its request's events: answered, refused, replaced,
-    stalled (the sweeper said so since the item was asked, or nothing came within ``answer_timeout``
-    of it), or still awaited."""
+    stalled (nothing came within ``answer_timeout`` of the item's asking), or still awaited. The
+    sweeper's stall does not end the wait: a late answer still completes a request."""
     if item.outcome is not Outcome.REQUESTED or item.request is None:
         return item
     mine = [e for e in events if item.request in {e.event_id, e.causation_id}]
@@ -249,8 +250,6 @@ def settle(
     if (closing := next((e for e in mine if e.type in _CLOSING), None)) is not None:
         return _closed(item, closing)
     since = datetime.fromisoformat(item.since) if item.since else None
-    if any(e.type is EventType.IMAGE_PROCESSING_STALLED and (since is None or e.occurred_at >= since) for e in mine):
-        return item.settled_as(Outcome.STALLED, "stalled", f"no {response.value} in time")
     if answer_timeout is not None and since is not None and now - since > answer_timeout:
         waited = round((now - since).total_seconds())
         return item.settled_as(Outcome.STALLED, "stalled", f"no {response.value} after {waited} s")
