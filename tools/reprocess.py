@@ -246,9 +246,10 @@ def dry_run(stacks: Stacks, sample: int, prefix: str, out: Callable[[str], None]
     if (here := SPEC_VERSIONS[reprocessed_job().name]) != spec:
         out(f"  (timed with this checkout's specs, {here}: deploy them to price what you will run)")
     out(f"CPU: {guess.cpu_seconds:,.0f} CPU-seconds; RenditionWorker ~{guess.lambda_seconds:.2f} s per image")
-    out(f"cost at list price: ${sum(guess.cost.values()):,.2f}")
+    total = sum(guess.cost.values())
+    out(f"cost at list price: ${total:,.{2 if total >= 10 else 4}f}")
     for part, dollars in guess.cost.items():
-        out(f"  ${dollars:>10,.4f}  {part}")
+        out(f"  ${dollars:>12,.4f}  {part}")
     out(f"wall time: ~{_duration(guess.wall_seconds)} at {concurrency} renders at once ({bound})")
     report |= {"timing": vars(timing), "estimate": {**vars(guess), "cost": dict(guess.cost)}, "bound": bound}
     return report
