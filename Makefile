@@ -39,7 +39,7 @@ export PORT STALL_TIMEOUT_SECONDS ALLOWED_ORIGIN HUB_STACKS
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS) \
-	AllowedOrigin=$(ALLOWED_ORIGIN)
+	AllowedOrigin=$(ALLOWED_ORIGIN) RecognitionBackend=onnx
 
 # The delivery pipeline's steps (.github/workflows/pipeline.yml runs them per stage with the
 # stage's values; `make deploy-local` runs the same package and deploy steps on the local engine).
@@ -72,10 +72,11 @@ PREFIX ?= uploads/
 REPROCESS_IMAGES ?= 500
 # The client tools read the hub's aggregates with the shared package's domain code.
 TOOLS_PATH := PYTHONPATH=layers/shared
-output = $$($(LOCAL_AWS) $(PY) -m tools.stack output $(HUB_STACKS)-$(1) $(2))
+output = $$($(LOCAL_AWS) $(VENV)/bin/aws cloudformation describe-stacks --stack-name $(HUB_STACKS)-$(1) \
+	--query "Stacks[0].Outputs[?OutputKey=='$(2)'].OutputValue" --output text)
 
 .PHONY: venvs help run test test-unit test-integration test-e2e lint format bench load up down build-local \
-	build-app-local deploy-local deploy-reprocess reprocess bench-reprocess query local-env engine-env invoke \
+	build-app-local deploy-local deploy-reprocess reprocess bench-reprocess query local-env stats engine-env invoke \
 	events openapi deploy pipeline-build pipeline-package pipeline-deploy clean
 
 help: ## Show the targets
@@ -199,7 +200,10 @@ query: $(DEV_READY) ## Run the archive's report queries (consumers/history/queri
 	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.query
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
-	@$(LOCAL_AWS) $(PY) -m tools.stack env
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.stack env
+
+stats: $(DEV_READY) ## The day's aggregates (DATE=YYYY-MM-DD, default today), through the aggregates consumer's GraphQL API
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.hub stats $(if $(DATE),--date $(DATE))
 
 engine-env: ## Print export lines that point AWS clients and the SAM CLI at the local engine
 	@$(foreach v,$(LOCAL_AWS),echo "export $(v)";)
@@ -210,9 +214,13 @@ events: $(DEV_READY) ## Sample events for the local stack in out/events/ (sam re
 openapi: $(DEV_READY) ## The API's OpenAPI document, generated from its routes, in out/openapi.json
 	@$(TOOLS_PATH) $(PY) -m tools.openapi out/openapi.json
 
-invoke: $(DEV_READY) ## Invoke a deployed function with an event: make invoke FN=ThumbnailFunction EVENT=events/s3put.json
-	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json"; exit 2; }
-	@$(LOCAL_AWS) $(PY) -m tools.invoke "$(FN)" "$(EVENT)"
+# sam remote invoke does the invoking; tools.events gives the event the stack's names (read-only).
+invoke: $(DEV_READY) $(SAM_READY) ## Invoke a deployed function with an event file: make invoke FN=ThumbnailFunction EVENT=events/s3put.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<event file>"; exit 2; }
+	@event=$$($(LOCAL_AWS) $(PY) -m tools.events "$(EVENT)"); \
+	stack=$$($(PY) -m tools.stack name 2> /dev/null); \
+	$(LOCAL_AWS) $(SAM) remote invoke "$(FN)" --stack-name "$$stack" --event-file "$$event"; \
+	echo
 
 deploy: $(DEV_READY) $(SAM_READY) ## Build for AWS and deploy with sam deploy --guided (your AWS credentials)
 	$(SAM) build
@@ -260,7 +268,8 @@ define make_venv
 	@touch $(1)/.installed
 endef
 
-$(DEV_READY): tools/requirements/dev.txt layers/shared/requirements.txt layers/pillow/requirements.txt
+$(DEV_READY): tools/requirements/dev.txt layers/shared/requirements.txt layers/pillow/requirements.txt \
+		layers/recognition/requirements.txt
 	$(call make_venv,$(VENV),-r tools/requirements/dev.txt)
 
 $(SAM_READY): tools/requirements/sam.txt

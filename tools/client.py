@@ -11,13 +11,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-FINAL_STATUSES = frozenset({"COMPLETE", "REJECTED", "FAILED", "STALLED", "EXPIRED"})
+from image_pipeline.catalogue import SETTLED
+
+# where a client stops polling, from the catalogue (the API's ?wait stops there too)
+SETTLED_STATUSES = frozenset(str(status) for status in SETTLED)
 
 
 class ApiError(RuntimeError):
-    def __init__(self, status: int, body: Any, url: str) -> None:
+    def __init__(self, status: int, body: Any, url: str, retry_after: float | None = None) -> None:
         self.status = status
         self.body = body
+        self.url = url
+        self.retry_after = retry_after  # seconds, from a 429's Retry-After header
         message = body.get("message") if isinstance(body, dict) else body
         super().__init__(f"HTTP {status} from {url}: {message}")
 
@@ -67,10 +72,16 @@ class PipelineClient:
                 payload = json.loads(raw)
             except ValueError:
                 payload = raw.decode(errors="replace")
-            raise ApiError(error.code, payload, url) from None
+            retry_after = error.headers.get("Retry-After")
+            wait = float(retry_after) if retry_after and retry_after.isdigit() else None
+            raise ApiError(error.code, payload, url, wait) from None
 
-    def create_image(self, filename: str, content_type: str) -> dict[str, Any]:
-        _, body = self._request("POST", "images", {"filename": filename, "contentType": content_type})
+    def create_image(self, filename: str, content_type: str, size: int | None = None) -> dict[str, Any]:
+        """POST /images; with ``size``, a file the upload would refuse is refused right here."""
+        asked: dict[str, Any] = {"filename": filename, "contentType": content_type}
+        if size is not None:
+            asked["size"] = size
+        _, body = self._request("POST", "images", asked)
         return dict(body)
 
     def upload(self, created: dict[str, Any], data: bytes, filename: str, content_type: str) -> None:
@@ -121,6 +132,6 @@ class PipelineClient:
         deadline = time.monotonic() + timeout
         while True:
             image = self.get_image(image_id)
-            if image["status"] in FINAL_STATUSES or time.monotonic() >= deadline:
+            if image["status"] in SETTLED_STATUSES or time.monotonic() >= deadline:
                 return image
             time.sleep(interval)

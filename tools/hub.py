@@ -1,7 +1,12 @@
 """The event hub's consumers as a client sees them: daily aggregates through the GraphQL API
 (the aggregates consumer) and report queries over the archive through Athena (the history consumer).
 
-    python -m tools.hub aggregates [--date YYYY-MM-DD]
+    python -m tools.hub stats [--date YYYY-MM-DD]        # `make stats`: the day's aggregates, for people
+    python -m tools.hub aggregates [--date YYYY-MM-DD]   # the same, as JSON
+
+It exists because the stack's ``StatsApiUrl`` output is AppSync's AWS address, while the local
+engine serves the same GraphQL API under ``/v1/apis/<apiId>/graphql`` (``stats_api_env`` gives
+``make local-env`` that address, for curl).
 """
 
 import argparse
@@ -19,9 +24,11 @@ from typing import Any
 import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.exceptions import ClientError
 
 from image_pipeline.hub.aggregates import DailyStats
 from tools.engine import LocalEngine
+from tools.report import human, human_bytes
 from tools.stack import Stack
 
 # The prefix of the local hub and consumer stacks (the Makefile's HUB_STACKS, which it exports).
@@ -127,6 +134,7 @@ def _delta(after: DailyStats, before: DailyStats) -> dict[str, dict[str, int]]:
         "images": minus(after.images, before.images),
         "events": minus(after.events, before.events),
         "rejects": minus(after.rejects, before.rejects),
+        "moderation": minus(after.moderation, before.moderation),
     }
 
 
@@ -228,6 +236,37 @@ class RunCheck:
         }
 
 
+def stats_api_env(engine: LocalEngine) -> dict[str, str]:
+    """STATS_API_URL of the local aggregates API (none when it is not deployed): a client signs its
+    requests with SigV4, the API's default auth, as curl's ``--aws-sigv4`` does."""
+    aggregates = Aggregates(Stack(f"{HUB_STACKS}-aggregates", endpoint_url=engine.url))
+    try:
+        return {"STATS_API_URL": aggregates.url}
+    except (KeyError, IndexError, ClientError, SystemExit):  # SystemExit: Stack's "not deployed here"
+        return {}
+
+
+def describe_stats(stats: DailyStats, read_from: str) -> str:
+    """The day's aggregates as a few lines for people."""
+    rows = [
+        ("images", human(stats.images)),
+        ("events", human(stats.events)),
+        ("rejects", human(stats.rejects)),
+        ("formats", human(stats.formats)),
+        ("in / out", f"{human_bytes(stats.bytes_in)} / {human_bytes(stats.bytes_out)}"),
+    ]
+    p50, p95 = stats.percentile(0.5), stats.percentile(0.95)
+    if sum(stats.latency.values()):
+        rows.append(("latency", f"p50 {_bound(p50)}, p95 {_bound(p95)} (upload to final status)"))
+    lines = [f"Aggregates for {stats.date}, read through {read_from}:"]
+    lines += [f"  {name:<9} {value}" for name, value in rows]
+    return "\n".join(lines)
+
+
+def _bound(milliseconds: int | None) -> str:
+    return f"<= {milliseconds} ms" if milliseconds is not None else "over the last bucket"
+
+
 def local_consumers(engine: LocalEngine | None = None) -> tuple[Aggregates, Archive, Stack]:
     """The aggregates consumer, the history consumer and the hub of the local one-account deployment."""
     engine = engine or LocalEngine()
@@ -242,11 +281,18 @@ def local_consumers(engine: LocalEngine | None = None) -> tuple[Aggregates, Arch
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["aggregates"])
+    parser.add_argument("command", choices=["stats", "aggregates"])
     parser.add_argument("--date", default=today())
     args = parser.parse_args()
     aggregates, _, _ = local_consumers()
-    print(json.dumps(aggregates.daily(args.date).to_dict(), indent=2))
+    try:
+        stats = aggregates.daily(args.date)
+    except (QueryFailed, OSError) as error:
+        raise SystemExit(f"the aggregates API at {aggregates.url} did not answer: {error}") from None
+    if args.command == "aggregates":
+        print(json.dumps(stats.to_dict(), indent=2))
+    else:
+        print(describe_stats(stats, f"the aggregates consumer's GraphQL API ({aggregates.url})"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""The HTML report of a `make run`: one card per image with its outputs, analysis and timeline."""
+"""The HTML report of a `make run`: one card per image with its outputs, analysis, recognition and
+timeline. Its values, and `make run`'s terminal summary, are written for people (``human``): counts
+as "COMPLETE: 4", yes/no, sizes in KB, never a Python or JSON literal."""
 
-import json
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
@@ -19,6 +20,7 @@ EVENT_COLOURS = {
     "ThumbnailCreated": "#1a7f37",
     "RenditionsCreated": "#2da44e",
     "ImageAnalyzed": "#8250df",
+    "ImageRecognized": "#bf3989",
     "ImageRejected": "#9a6700",
     "ImageProcessingFailed": "#cf222e",
     "ImageProcessingStalled": "#cf222e",
@@ -51,8 +53,32 @@ table{border-collapse:collapse;width:100%;font-size:12px} td,th{padding:3px 6px;
 .wf{margin-top:10px} .wf .row{display:grid;grid-template-columns:170px 1fr 70px;align-items:center;gap:8px;
   font-size:12px;height:20px} .wf .track{position:relative;height:12px;background:#f6f8fa;border-radius:3px}
 .wf .bar{position:absolute;top:0;height:12px;border-radius:3px;min-width:3px}
-.wf .missing{color:#cf222e;font-weight:600}
+.wf .missing{color:#cf222e;font-weight:600} .wf .unawaited{color:#8c959f}
 """
+
+
+def human(value: Any) -> str:
+    """A value as a person reads it: "COMPLETE: 4, REJECTED: 1", "yes"/"no", a list joined by
+    commas, "none" for nothing at all."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {human(v)}" for k, v in value.items() if v not in (None, "")) or "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(human(v) for v in value) or "none"
+    return str(value)
+
+
+def human_bytes(count: int) -> str:
+    if count < 1024:
+        return f"{count} bytes"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KB"
+    return f"{count / (1024 * 1024):.1f} MB"
 
 
 def _pill(status: str) -> str:
@@ -83,10 +109,13 @@ def _outputs(result: dict[str, Any]) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{escape(name)}</td><td>{escape(o['format'])}</td><td>{o['width']}x{o['height']}</td>"
-        f"<td>{o['bytes'] / 1024:.1f} KB</td></tr>"
+        f"<td>{o['bytes'] / 1024:.1f} KB</td><td>{escape(str(o.get('withheld') or ''))}</td></tr>"
         for name, o in sorted(outputs.items())
     )
-    return f"<h3>Outputs</h3><table><tr><th>name</th><th>format</th><th>size</th><th>bytes</th></tr>{rows}</table>"
+    return (
+        "<h3>Outputs</h3><table><tr><th>name</th><th>format</th><th>size</th><th>bytes</th>"
+        f"<th>withheld</th></tr>{rows}</table>"
+    )
 
 
 def _previews(result: dict[str, Any]) -> str:
@@ -101,16 +130,6 @@ def _previews(result: dict[str, Any]) -> str:
         for name in shown
     )
     return f'<div class="previews">{figures}</div>'
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return escape(", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, "")))
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, list):
-        return escape(", ".join(map(str, value)))
-    return escape(str(value))
 
 
 def _analysis(result: dict[str, Any]) -> str:
@@ -128,8 +147,37 @@ def _analysis(result: dict[str, Any]) -> str:
             )
             rows.append((key, swatches))
         else:
-            rows.append((key, _format_value(value)))
+            rows.append((key, escape(human(value))))
     return "<h3>Analysis</h3>" + _kv_table(rows)
+
+
+def _recognition(result: dict[str, Any]) -> str:
+    """What recognition saw: the backend, moderation's verdict, labels and faces where it has them."""
+    recognition = result.get("recognition")
+    if not recognition:
+        return ""
+    moderation = recognition.get("moderation") or {}
+    score, threshold = moderation.get("score"), moderation.get("threshold")
+    verdict = "flagged: withheld" if moderation.get("flagged") else "passed" if score is not None else "not checked"
+    rows = [
+        ("backend", escape(str(recognition.get("backend")))),
+        ("moderation", escape(verdict)),
+        ("score / threshold", escape(f"{human(score)} / {human(threshold)}")),
+    ]
+    flagging = moderation.get("labels") or []
+    if flagging:
+        rows.append(("moderation labels", escape(", ".join(f"{m['name']} {m['confidence']:.0%}" for m in flagging))))
+    for key, what in (("labels", "labels"), ("faces", "faces")):
+        if key not in recognition:  # a flagged image shows its verdict alone
+            continue
+        found = recognition[key]
+        if found is None:
+            rows.append((what, "not available from this backend"))
+        elif key == "labels":
+            rows.append((what, escape(", ".join(f"{x['name']} {x['confidence']:.0%}" for x in found[:10]) or "none")))
+        else:
+            rows.append((what, str(len(found))))
+    return "<h3>Recognition</h3>" + _kv_table(rows)
 
 
 def _waterfall(result: dict[str, Any]) -> str:
@@ -149,10 +197,16 @@ def _waterfall(result: dict[str, Any]) -> str:
             f'<div class="bar" style="left:0;width:{left:.1f}%;background:{colour}33"></div></div>'
             f"<span>{label}</span></div>"
         )
+    # Responses that never came: "missing" while the image waits for them, "not awaited" once it
+    # is final (a rejected image's other jobs will never answer, and nobody waits for them).
+    missing = list(result.get("missing") or [])
+    arrived = {e["type"] for e in events}
+    unawaited = [t for t in result.get("expected") or [] if t not in arrived and t not in missing]
     rows.extend(
-        f'<div class="row"><span class="missing">{escape(missing)}</span>'
-        f'<div class="track"></div><span class="missing">missing</span></div>'
-        for missing in result.get("missing") or []
+        f'<div class="row"><span class="{css}">{escape(name)}</span>'
+        f'<div class="track"></div><span class="{css}">{label}</span></div>'
+        for names, css, label in ((missing, "missing", "missing"), (unawaited, "unawaited", "not awaited"))
+        for name in names
     )
     return '<h3>Timeline</h3><div class="wf">' + "".join(rows) + "</div>"
 
@@ -193,12 +247,17 @@ def _edit(result: dict[str, Any]) -> str:
     )
 
 
+def _no_thumbnail(result: dict[str, Any]) -> str:
+    withheld = ((result.get("outputs") or {}).get("thumbnail") or {}).get("withheld")
+    return f"thumbnail withheld ({escape(withheld)})" if withheld else "no thumbnail"
+
+
 def _card(result: dict[str, Any]) -> str:
     assets = result.get("assets") or {}
     thumb = (
         f'<img src="{escape(assets["thumbnail"])}" alt="thumbnail of {escape(result["file"])}">'
         if "thumbnail" in assets
-        else '<div class="none">no thumbnail</div>'
+        else f'<div class="none">{_no_thumbnail(result)}</div>'
     )
     reason = f'<div class="reason">{escape(result["reason"])}</div>' if result.get("reason") else ""
     alpha = " alpha" if (result.get("analysis") or {}).get("hasAlpha") else ""
@@ -208,7 +267,7 @@ def _card(result: dict[str, Any]) -> str:
         f'<div class="muted">image id {escape(result.get("imageId") or "-")}</div>{reason}'
         f"{_previews(result)}"
         f'<div class="cols"><div><h3>Timings</h3>{_timings(result)}{_outputs(result)}</div>'
-        f"<div>{_analysis(result)}</div><div>{_waterfall(result)}{_edit(result)}</div></div>"
+        f"<div>{_analysis(result)}{_recognition(result)}</div><div>{_waterfall(result)}{_edit(result)}</div></div>"
         f"</div></section>"
     )
 
@@ -217,13 +276,15 @@ def _hub(hub: dict[str, Any]) -> str:
     aggregates, archive = hub["aggregates"], hub["archive"]
     day = aggregates["day"]
     rows = [
-        ("read through", str(aggregates["readThrough"])),
-        ("this run added", escape(json.dumps(aggregates["addedByThisRun"]["images"]))),
-        ("matches the run", "yes" if aggregates["matches"] else "no"),
-        ("images (day)", escape(json.dumps(day["images"]))),
-        ("rejects (day)", escape(json.dumps(day["rejects"]))),
-        ("formats (day)", escape(json.dumps(day["formats"]))),
-        ("bytes in / out", f"{day['bytesIn']} / {day['bytesOut']}"),
+        ("read through", escape(human(aggregates["readThrough"]))),
+        ("this run added", escape(human(aggregates["addedByThisRun"]["images"]))),
+        ("matches the run", human(aggregates["matches"])),
+        ("images (day)", escape(human(day["images"]))),
+        ("rejects (day)", escape(human(day["rejects"]))),
+        ("formats (day)", escape(human(day["formats"]))),
+        ("moderation (day)", escape(human(day["moderation"]))),
+        ("top labels (day)", escape(human(day["topLabels"]))),
+        ("in / out (day)", f"{human_bytes(day['bytesIn'])} / {human_bytes(day['bytesOut'])}"),
         ("latency p50 / p95", f"&le; {day['latencyP50Ms']} ms / &le; {day['latencyP95Ms']} ms"),
     ]
     archived = [(str(r["image_id"]), escape(f"{r['status']} ({r['events']} events)")) for r in archive["rows"]]

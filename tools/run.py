@@ -3,7 +3,7 @@
 POST /images -> presigned upload -> poll GET /images/{id} until final -> GET .../trace, then a
 result table; then what the event hub made of them: the aggregates this run added (the aggregates consumer's
 GraphQL API) and the run's images in the archive (an Athena query, the history consumer). Writes
-out/results.json (``images``, ``aggregates``, ``archive``) and out/report.html.
+out/results.json (``images``, ``statuses``, ``aggregates``, ``archive``) and out/report.html.
 
     python -m tools.run --images events/images [--expect complete]
 """
@@ -22,14 +22,16 @@ from typing import Any
 
 from tools.client import ApiError, PipelineClient, content_type_for
 from tools.hub import RunCheck, local_consumers
-from tools.report import render_report
+from tools.report import human, human_bytes, render_report
 from tools.stack import local_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
 # Outputs copied next to the report: the thumbnail, the previews, and each format at 1024 px.
 SHOWN_OUTPUTS = ("thumbnail", "crop-", "filter-", "w1024-")
-SETTLED = frozenset({"COMPLETE", "REJECTED"})
+# Final with a reason: processed, rejected by a job, or refused before it became an image (REFUSED).
+# done right: processed, or rejected (or refused before it was uploaded) with a reason
+DONE_RIGHT = frozenset({"COMPLETE", "REJECTED", "REFUSED"})
 # The edit `make run` asks of every processed image (POST /images/{id}/edits, the EditWorkflow).
 EDIT = {"operations": [{"crop": {"aspect": "1:1"}}, {"filter": "sepia"}, {"resize": {"width": 400}}], "format": "webp"}
 
@@ -58,8 +60,10 @@ class Result:
                 for name, output in self.image.get("outputs", {}).items()
             },
             "analysis": self.image.get("analysis"),
+            "recognition": self.image.get("recognition"),
             "trace": self.trace.get("events", []),
             "missing": self.trace.get("missing", []),
+            "expected": self.trace.get("expected", {}).get("ImageUploaded", []),
             "assets": self.assets,
             "edit": {k: v for k, v in self.edit.items() if k != "output"}
             | (
@@ -80,7 +84,7 @@ def _ms(since: float) -> int:
 
 def _download_outputs(result: Result, assets_dir: Path) -> None:
     for name, output in result.image.get("outputs", {}).items():
-        if not name.startswith(SHOWN_OUTPUTS):
+        if not name.startswith(SHOWN_OUTPUTS) or not output.get("url"):  # no link: withheld by moderation
             continue
         target = assets_dir / f"{result.image_id}-{name}.{output['key'].rsplit('.', 1)[-1]}"
         with urllib.request.urlopen(output["url"], timeout=30) as response:
@@ -107,7 +111,7 @@ def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float
     started = time.monotonic()
     try:
         content_type = content_type_for(path.name)
-        created = client.create_image(path.name, content_type)
+        created = client.create_image(path.name, content_type, size=path.stat().st_size)
         result.image_id = created["imageId"]
         result.timings["createMs"] = _ms(started)
         uploading = time.monotonic()
@@ -125,11 +129,13 @@ def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float
         if result.status == "COMPLETE":
             _edit(client, result, assets_dir, timeout)
     except ApiError as error:
-        # The API refused it up front (e.g. a content type the pipeline does not take).
-        result.status = "REJECTED" if error.status in {400, 413} else "FAILED"
+        # Refused before it became an image: by the API (a type or a size the upload would refuse:
+        # no image exists) or by S3's upload policy (the image waits for an upload that never came).
+        result.status = "REFUSED" if error.status in {400, 403, 413} else "FAILED"
         body: dict[str, Any] = error.body if isinstance(error.body, dict) else {"message": str(error.body)[:300]}
-        reasons = "; ".join(str(e["reason"]) for e in body.get("errors", [])) or body.get("message")
-        result.reason = f"API {error.status}: {reasons}"
+        reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in body.get("errors", [])) or body.get("message")
+        by = "S3's upload policy" if "S3 refused" in str(reasons) else "the API"
+        result.reason = f"refused by {by} ({error.status}): {reasons}"
     result.timings["totalMs"] = _ms(started)
     return result
 
@@ -160,10 +166,24 @@ class Progress:
                 sys.stderr.write("\n")
 
 
+def recognition_summary(recognition: dict[str, Any] | None) -> str:
+    """One cell: the backend, moderation's verdict and score, the most confident labels."""
+    if not recognition:
+        return "-"
+    moderation = recognition.get("moderation") or {}
+    score = moderation.get("score")
+    verdict = "FLAGGED" if moderation.get("flagged") else "passed" if score is not None else "unchecked"
+    cell = f"{recognition.get('backend')} {verdict}" + (f" {score:.3f}" if score is not None else "")
+    labels = recognition.get("labels") or (moderation.get("labels") if moderation.get("flagged") else None) or []
+    return cell + "".join(f" {label['name']}" for label in labels[:3])
+
+
 def print_table(results: list[Result]) -> None:
-    rows = [("file", "status", "image id", "upload→done", "total", "outputs", "edit", "reason")]
+    rows = [("file", "status", "image id", "upload→done", "total", "outputs", "recognition", "edit", "reason")]
     for r in results:
         pipeline = r.timings.get("pipelineMs")
+        outputs = r.image.get("outputs", {})
+        withheld = sum(1 for o in outputs.values() if o.get("withheld"))
         rows.append(
             (
                 r.file,
@@ -171,7 +191,8 @@ def print_table(results: list[Result]) -> None:
                 r.image_id or "-",
                 f"{pipeline} ms" if pipeline is not None else "-",
                 f"{r.timings.get('totalMs', 0)} ms",
-                str(len(r.image.get("outputs", {}))),
+                f"{len(outputs)} ({withheld} withheld)" if withheld else str(len(outputs)),
+                recognition_summary(r.image.get("recognition"))[:48],
                 f"{r.edit['status']} {r.timings.get('editMs', 0)} ms" if r.edit else "-",
                 (r.reason or r.edit.get("reason") or "")[:60],
             )
@@ -188,13 +209,14 @@ def print_hub(checked: dict[str, Any]) -> None:
     day = aggregates["day"]
     print(f"\nEvent hub - aggregates for {aggregates['date']} (read through {aggregates['readThrough']}):")
     added = aggregates["addedByThisRun"]
-    verdict = "matches the run" if aggregates["matches"] else f"expected {aggregates['expected']}"
-    print(f"  this run added images {added['images']} ({verdict}), events {added['events']}")
+    verdict = "matches the run" if aggregates["matches"] else f"expected {human(aggregates['expected'])}"
+    print(f"  this run added images ({human(added['images'])}; {verdict}), events ({human(added['events'])})")
     print(
-        f"  the day so far: images {day['images']}, rejects {day['rejects']}, formats {day['formats']}, "
-        f"{day['bytesIn']} bytes in, {day['bytesOut']} bytes out, latency p50 <= {day['latencyP50Ms']} ms, "
-        f"p95 <= {day['latencyP95Ms']} ms"
+        f"  the day so far: images ({human(day['images'])}), rejects ({human(day['rejects'])}),"
+        f" formats ({human(day['formats'])}), {human_bytes(day['bytesIn'])} in, {human_bytes(day['bytesOut'])} out,"
+        f" latency p50 <= {day['latencyP50Ms']} ms, p95 <= {day['latencyP95Ms']} ms"
     )
+    print(f"  moderation (day): {human(day['moderation'])}; top labels (day): {human(day['topLabels'])}")
     quarantined = checked["quarantine"]["forThisRun"]
     print(f"  quarantined by the hub's validator: {len(quarantined)} event(s) of this run")
     verdict = "matches the run" if archive["matches"] else "does NOT match the run"
@@ -216,6 +238,27 @@ def _image_files(folder: Path) -> list[Path]:
         return []
     notes = {".md", ".txt", ".py", ".json"}
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix not in notes)
+
+
+def _failure(results: list[Result], checked: dict[str, Any], *, expect_complete: bool) -> str | None:
+    """Why the run failed, or None: FAILED, STALLED or still running is not done right."""
+    unsettled = [r for r in results if r.status not in DONE_RIGHT]
+    if unsettled:
+        listed = ", ".join(f"{r.file} ({r.status})" for r in unsettled)
+        return f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}"
+    if bad := checked["quarantine"]["forThisRun"]:
+        listed = "; ".join(f"{q['reason']}: {q['message']}" for q in bad)
+        return f"the hub quarantined {len(bad)} event(s) of this run: {listed}"
+    if not (checked["agree"] and checked["aggregates"]["matches"]):
+        return "the event hub's aggregates or archive do not say what the API says of this run's images (see above)"
+    incomplete = [r for r in results if r.status != "COMPLETE"]
+    if expect_complete and incomplete:
+        return f"{len(incomplete)} image(s) did not complete: {', '.join(r.file for r in incomplete)}"
+    unedited = [r for r in results if r.status == "COMPLETE" and r.edit.get("status") != "COMPLETE"]
+    if expect_complete and unedited:
+        listed = ", ".join(f"{r.file} ({r.edit.get('status')}: {r.edit.get('reason')})" for r in unedited)
+        return f"{len(unedited)} edit(s) did not complete: {listed}"
+    return None
 
 
 def main() -> None:
@@ -257,29 +300,18 @@ def main() -> None:
     results.sort(key=lambda r: r.file)
 
     print_table(results)
-    checked = hub.finish({r.image_id: r.status for r in results if r.image_id})
+    # The hub accounts for every image the API has: not for a file refused before it became one
+    checked = hub.finish({r.image_id: r.status for r in results if r.image_id and r.image})
     print_hub(checked)
     images = [r.to_dict() for r in results]
-    (OUT / "results.json").write_text(json.dumps({"images": images, **checked}, indent=2) + "\n")
+    # the hub's per-image check has its own key: under "images" it would replace the run's results
+    hub_check = {**checked, "statuses": checked["images"]}
+    (OUT / "results.json").write_text(json.dumps({**hub_check, "images": images}, indent=2) + "\n")
     (OUT / "report.html").write_text(render_report(images, stack.api_url, hub=checked))
     print(f"\nWrote {OUT.relative_to(ROOT)}/results.json and {OUT.relative_to(ROOT)}/report.html")
 
-    # Done right means processed, or rejected with a reason; FAILED/STALLED/still running is not.
-    unsettled = [r for r in results if r.status not in SETTLED]
-    incomplete = [r for r in results if r.status != "COMPLETE"]
-    if unsettled:
-        listed = ", ".join(f"{r.file} ({r.status})" for r in unsettled)
-        sys.exit(f"{len(unsettled)} image(s) were neither processed nor rejected with a reason: {listed}")
-    if bad := checked["quarantine"]["forThisRun"]:
-        sys.exit(f"the hub quarantined {len(bad)} event(s) of this run: {bad}")
-    if not (checked["agree"] and checked["aggregates"]["matches"]):
-        sys.exit("the event hub's aggregates or archive do not say what the API says of this run's images (see above)")
-    if args.expect == "complete" and incomplete:
-        sys.exit(f"{len(incomplete)} image(s) did not complete: {', '.join(r.file for r in incomplete)}")
-    unedited = [r for r in results if r.status == "COMPLETE" and r.edit.get("status") != "COMPLETE"]
-    if args.expect == "complete" and unedited:
-        listed = ", ".join(f"{r.file} ({r.edit.get('status')}: {r.edit.get('reason')})" for r in unedited)
-        sys.exit(f"{len(unedited)} edit(s) did not complete: {listed}")
+    if failure := _failure(results, checked, expect_complete=args.expect == "complete"):
+        sys.exit(failure)
     counts = {s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})}
     print("Every image was processed or rejected with a reason: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 

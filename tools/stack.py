@@ -2,7 +2,6 @@
 
     python -m tools.stack env     # export lines for the local deployment (make local-env)
     python -m tools.stack name    # the local stack's name (and, on stderr, where it came from)
-    python -m tools.stack output <stack> <key>   # one output of a deployed stack (the Makefile wires stacks)
 
 The local stack is the one named by STACK_NAME if set, else the one samconfig.toml's `local`
 environment names: first where `sam deploy --guided --config-env local` saves its answers (SAM
@@ -159,8 +158,7 @@ def local_stack(engine: LocalEngine | None = None, *, announce: bool = True) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["env", "name", "output"])
-    parser.add_argument("args", nargs="*", help="output: the stack name and the output key")
+    parser.add_argument("command", choices=["env", "name"])
     args = parser.parse_args()
     if args.command == "name":
         resolved = StackName.resolve()
@@ -168,13 +166,10 @@ def main() -> None:
         print(resolved.name)
         return
     engine = LocalEngine()
-    if args.command == "output":
-        name, key = args.args
-        os.environ.update(engine.client_env())
-        print(Stack(name, endpoint_url=engine.url).outputs[key])
-        return
     stack = local_stack(engine)
-    for name, value in {**engine.client_env(), **stack.client_env()}.items():
+    from tools.hub import stats_api_env  # noqa: PLC0415 - tools.hub reads stacks with this module
+
+    for name, value in {**engine.client_env(), **stack.client_env(), **stats_api_env(engine)}.items():
         print(f"export {name}={shlex.quote(value)}")
     print(f"local API: {stack.api_url}", file=sys.stderr)
     print(f"on AWS it would be: {stack.outputs['ApiUrl']}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Aggregator (consumer B): counts each validated event once into the day's statistics, then
+"""Aggregator (the aggregates consumer): counts each validated event once into the day's statistics, then
 pushes the day's counters to the GraphQL subscription (best effort: the counts are the truth).
 
 Fed by CountQueue, whose messages are the count rule's events: batches for at most two instances,
@@ -9,11 +9,11 @@ one (ReportBatchItemFailures): a conflicting or broken one comes back, then goes
 from functools import cache, partial
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from image_pipeline.aws.batches import SqsBatches, json_body
 from image_pipeline.aws.observability import function_logger
 from image_pipeline.aws.stats import DynamoStatsStore
 from image_pipeline.aws.stats_api import AppSyncStatsPush
@@ -23,7 +23,7 @@ from image_pipeline.hub.settings import AggregatorSettings
 
 settings = AggregatorSettings.from_env()
 logger = function_logger()
-processor = BatchProcessor(event_type=EventType.SQS)
+batches = SqsBatches("Aggregator", "SQS batches (from CountQueue) of validated pipeline events", logger)
 
 
 @cache
@@ -32,8 +32,9 @@ def aws_adapters() -> tuple[StatsStore, StatsPush]:
 
 
 def record_handler(record: SQSRecord, adapters: tuple[StatsStore, StatsPush]) -> dict[str, Any]:
-    # Only validated events reach the queue (the rule matches valid.*): a broken one is a bug.
-    received = PipelineEvent.from_eventbridge(record.json_body)
+    # Only validated events reach the queue (the rule matches valid.*): a broken one is a bug,
+    # refused (its problems named) like any message that is not a pipeline event.
+    received = PipelineEvent.from_eventbridge(json_body(record))
     logger.set_correlation_id(received.image_id)
     result = aggregate(received, *adapters)
     summary = {
@@ -49,11 +50,6 @@ def record_handler(record: SQSRecord, adapters: tuple[StatsStore, StatsPush]) ->
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, adapters: tuple[StatsStore, StatsPush] | None = None
-) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event,
-        record_handler=partial(record_handler, adapters=adapters or aws_adapters()),
-        processor=processor,
-        context=context,
-    )
+    event: Any, context: LambdaContext, adapters: tuple[StatsStore, StatsPush] | None = None
+) -> PartialItemFailureResponse | dict[str, str]:
+    return batches.process(event, partial(record_handler, adapters=adapters or aws_adapters()), context)

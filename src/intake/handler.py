@@ -34,7 +34,7 @@ def lambda_handler(event: Any, context: LambdaContext, intake: Intake | None = N
     # Idempotent without a table: the record is written only if absent, and ImageUploaded's id is
     # the upload's own (image id @ S3 sequencer), which the tracker records once.
     try:
-        announced = parse_uploads(event, function=INTAKE_PRODUCER)
+        announced = parse_uploads(event, function=INTAKE_PRODUCER, bucket=settings.images_bucket)
     except UnsupportedEvent as exc:
         logger.error(str(exc))
         return exc.result()

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.eventbridge import EventBridgePublisher
 from image_pipeline.aws.observability import function_logger, observed
+from image_pipeline.event_shapes import UnsupportedEvent, is_scheduled_event
 from image_pipeline.ports import EventPublisher, ImageLog
 from image_pipeline.settings import SweeperSettings
 from image_pipeline.tracker import sweep_overdue
@@ -34,8 +35,12 @@ def aws_adapters() -> tuple[ImageLog, EventPublisher]:
 @observed
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
-    event: dict[str, Any], context: LambdaContext, adapters: tuple[ImageLog, EventPublisher] | None = None
+    event: Any, context: LambdaContext, adapters: tuple[ImageLog, EventPublisher] | None = None
 ) -> dict[str, Any]:
+    if not is_scheduled_event(event):  # a sweep is the schedule's job, not a side effect of a stray event
+        unsupported = UnsupportedEvent("StallSweeper", "its schedule's 'Scheduled Event' ticks", event)
+        logger.error(str(unsupported))
+        return unsupported.result()
     images, publisher = adapters or aws_adapters()
     swept = sweep_overdue(
         images, publisher, now=datetime.now(UTC), stall_timeout=settings.stall_timeout, producer="StallSweeper"

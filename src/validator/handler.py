@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.hub import DynamoRepublishLog, EventBridgeRepublisher, SqsQuarantine
 from image_pipeline.aws.observability import function_logger
+from image_pipeline.event_shapes import UnsupportedEvent, is_sqs_batch
 from image_pipeline.hub.settings import ValidatorSettings
 from image_pipeline.hub.validation import (
     QuarantineQueue,
@@ -42,10 +43,14 @@ def aws_adapters() -> tuple[Republisher, QuarantineQueue, RepublishLog]:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(
-    event: dict[str, Any],
+    event: Any,
     context: LambdaContext,
     adapters: tuple[Republisher, QuarantineQueue, RepublishLog] | None = None,
 ) -> dict[str, Any]:
+    if not is_sqs_batch(event):  # a broken message is quarantined below; a non-batch is a wrong wiring
+        unsupported = UnsupportedEvent("Validator", "SQS batches (from the central bus's queue) of events", event)
+        logger.error(str(unsupported))
+        return unsupported.result()
     republisher, quarantine, republished = adapters or aws_adapters()
     records = list(SQSEvent(event).records)
     received = [parse_message(record.body) for record in records]

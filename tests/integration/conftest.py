@@ -2,8 +2,11 @@
 (through `make deploy-local`) to a local engine of their own, on a free port. The engine and the
 stack are session fixtures in tests/conftest.py, shared with the end-to-end suite."""
 
+import base64
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +16,9 @@ import pytest
 from tests.conftest import STALL_TIMEOUT_SECONDS
 from tests.template import ROOT
 from tools.client import PipelineClient
+from tools.stack import Stack
 
-__all__ = ["STALL_TIMEOUT_SECONDS", "s3", "settled", "upload_image", "wait_for"]
+__all__ = ["STALL_TIMEOUT_SECONDS", "Invoked", "invoke", "s3", "settled", "upload_image", "wait_for"]
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +53,19 @@ def settled(client: PipelineClient, image_id: str, timeout: float = 90) -> dict[
 
 def s3() -> Any:
     return boto3.client("s3")
+
+
+@dataclass(frozen=True)
+class Invoked:
+    payload: Any
+    logs: str
+    ok: bool  # False when the function raised (Lambda's FunctionError)
+
+
+def invoke(stack: Stack, logical_id: str, event: Any) -> Invoked:
+    """Invoke a function of the stack directly (tests/integration/test_invoke.py drives `make invoke`)."""
+    response = boto3.client("lambda").invoke(
+        FunctionName=stack.physical_id(logical_id), Payload=json.dumps(event).encode(), LogType="Tail"
+    )
+    logs = base64.b64decode(response.get("LogResult", "")).decode(errors="replace")
+    return Invoked(json.loads(response["Payload"].read() or b"null"), logs, "FunctionError" not in response)

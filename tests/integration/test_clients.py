@@ -1,6 +1,6 @@
 """Clients this project did not write: the AWS CLI copying files into the bucket, a multipart
-upload, two uploads racing through one presigned POST, the SAM CLI's sample events, AWS's
-documented event shapes and events meant for another function."""
+upload, two uploads racing through one presigned POST, and events meant for another function
+(the SAM CLI's sample events and AWS's documented shapes: test_invoke.py)."""
 
 import io
 import json
@@ -20,7 +20,6 @@ from tests.integration.conftest import s3, settled, wait_for
 from tests.template import ROOT
 from tools.client import PipelineClient
 from tools.engine import LocalEngine
-from tools.invoke import invoke
 from tools.stack import Stack
 
 AWS = ROOT / ".venv" / "bin" / "aws"
@@ -121,58 +120,6 @@ def test_two_uploads_racing_through_one_presigned_post_leave_one_truth(client: P
         assert made.size == (output["width"], output["height"]), name
         if not name.startswith("crop-"):
             assert (made.height > made.width) is portrait, name
-
-
-# The "Object Created" example of AWS's S3 EventBridge documentation (ev-events), key under uploads/.
-AWS_DOCUMENTED_OBJECT_CREATED: dict[str, Any] = {
-    "version": "0",
-    "id": "17793124-05d4-b198-2fde-7ededc63b103",
-    "detail-type": "Object Created",
-    "source": "aws.s3",
-    "account": "111122223333",
-    "time": "2021-11-12T00:00:00Z",
-    "region": "ca-central-1",
-    "resources": ["arn:aws:s3:::amzn-s3-demo-bucket1"],
-    "detail": {
-        "version": "0",
-        "bucket": {"name": "amzn-s3-demo-bucket1"},
-        "object": {
-            "key": "uploads/example-key.jpg",
-            "size": 5,
-            "etag": "b1946ac92492d2347c6235b4d2611184",
-            "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
-            "sequencer": "617f08299329d189",
-        },
-        "request-id": "N4N7GDK58NMKJ12R",
-        "requester": "123456789012",
-        "source-ip-address": "1.2.3.4",
-        "reason": "PutObject",
-    },
-}
-
-
-def test_sam_cli_sample_events_and_aws_documented_ones_are_redelivered_truthfully(
-    client: PipelineClient, stack: Stack
-) -> None:
-    generated = subprocess.run(
-        [str(SAM), "local", "generate-event", "s3", "put", "--bucket", "b", "--key", "uploads/from sam cli.jpg"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-    )
-    for function, event in (
-        ("ThumbnailFunction", json.loads(generated.stdout)),
-        ("AnalyzeFunction", AWS_DOCUMENTED_OBJECT_CREATED),
-        ("IntakeFunction", json.loads(generated.stdout)),
-    ):
-        payload, logs, ok = invoke(stack, function, json.loads(json.dumps(event)))
-        assert ok, logs
-        (result,) = payload["results"]
-        image = client.get_image(result["imageId"])
-        # a redelivery of the stored upload: answered once, the image complete and unchanged
-        assert image["status"] == "COMPLETE", (function, image)
-        assert sum(e["type"] == "ImageUploaded" for e in client.get_trace(result["imageId"])["events"]) == 1
 
 
 # function -> an event meant for another function

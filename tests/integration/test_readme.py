@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import subprocess
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -152,3 +153,39 @@ def test_the_readme_commands_for_the_key_the_engine_and_the_run_work(transcript:
     assert "Every image was processed or rejected with a reason: 4 COMPLETE" in run
     invoked = next(output for command, output in transcript.items() if command.startswith("make invoke"))
     assert '"type": "ThumbnailCreated"' in invoked
+
+
+def _output(transcript: dict[str, str], start: str) -> str:
+    return next(output for command, output in transcript.items() if command.startswith(start))
+
+
+def _answer(transcript: dict[str, str], command: str) -> Any:
+    """The function's answer `make invoke` printed last (sam remote invoke's stdout)."""
+    return _json(_output(transcript, command + " "))
+
+
+def test_the_readme_invokes_answer_each_generated_event_as_it_says(transcript: dict[str, str], stack: Stack) -> None:
+    (ignored,) = _answer(transcript, "make invoke FN=ThumbnailFunction EVENT=out/s3-put.json")["ignored"]
+    assert ignored["reason"] == (
+        f"s3://example-bucket/test/key is not in this stack's images bucket ({stack.outputs['ImagesBucketName']})"
+    )
+    assert _answer(transcript, "make invoke FN=RenditionWorker EVENT=out/sqs.json")["batchItemFailures"]
+    refused = _answer(transcript, "make invoke FN=ThumbnailFunction EVENT=out/sqs.json")
+    assert refused["unsupported"].endswith("it got an SQS batch of 1 message(s)")
+    api = _answer(transcript, "make invoke FN=ApiFunction EVENT=out/api.json")
+    assert (api["statusCode"], json.loads(api["body"])["message"]) == (404, "no route POST /path/to/resource")
+    assert set(_answer(transcript, "make invoke FN=StallSweeperFunction EVENT=out/tick.json")) == {"stalled", "expired"}
+
+
+def test_the_readme_reads_the_days_aggregates_through_the_local_graphql_api(transcript: dict[str, str]) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    stats = _output(transcript, "make stats ")
+    assert stats.startswith(
+        f"Aggregates for {today}, read through the aggregates consumer's GraphQL API (http://127.0.0.1:"
+    )
+    assert "/v1/apis/" in stats
+    assert "COMPLETE: " in stats
+    assert not re.search(r"[{}]|True|False", stats), stats
+    daily = _json(_output(transcript, 'curl -s "$STATS_API_URL"'))["data"]["dailyStats"]
+    assert daily["date"] == today
+    assert json.loads(daily["counters"])["images.COMPLETE"] >= 4

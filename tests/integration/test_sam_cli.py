@@ -127,7 +127,15 @@ def test_a_guided_deploy_with_the_readme_answers_gives_a_stack_every_command_wor
     created = PipelineClient(exports["API_URL"], exports["API_KEY"]).create_image("guided.jpg", "image/jpeg")
     assert created["imageId"]
 
-    # And make invoke, make events + sam remote invoke, and sam logs all work with it
+    # And make invoke, make events + sam remote invoke, and sam logs all work with it, once the
+    # upload the sample events name is there (the README puts it there with the AWS CLI)
+    s3 = boto3.client("s3", endpoint_url=own_engine.url, region_name="us-east-1")
+    s3.put_object(
+        Bucket=exports["IMAGES_BUCKET"],
+        Key="uploads/3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b.jpg",
+        Body=(ROOT / "events" / "images" / "coffee-landscape.jpg").read_bytes(),
+        ContentType="image/jpeg",
+    )
     invoked = make("invoke", own_engine, project, FN="ThumbnailFunction", EVENT="events/s3put.json")
     assert invoked.returncode == 0, invoked.stdout[-2000:] + invoked.stderr[-2000:]
     assert "ThumbnailCreated" in invoked.stdout

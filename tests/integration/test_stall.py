@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 import boto3
 
 from tests.conftest import load_event
-from tests.integration.conftest import STALL_TIMEOUT_SECONDS, upload_image, wait_for
+from tests.integration.conftest import STALL_TIMEOUT_SECONDS, invoke, upload_image, wait_for
 from tests.integration.test_pipeline import _jpeg
 from tools.client import PipelineClient
-from tools.invoke import invoke
 from tools.stack import Stack
 
 
@@ -42,8 +41,8 @@ def test_a_missing_response_ends_stalled_with_event_and_metric(client: PipelineC
         wait_for(lambda: client.get_image(image_id)["missing"] == ["ImageAnalyzed"], timeout=90)
         # When its deadline passes and the sweeper runs (its schedule may have beaten us to it)
         time.sleep(STALL_TIMEOUT_SECONDS + 1)
-        payload, logs, ok = invoke(stack, "StallSweeperFunction", load_event("schedule.json"))
-        assert ok, logs
+        swept = invoke(stack, "StallSweeperFunction", load_event("schedule.json"))
+        assert swept.ok, swept.logs
         # Then the image reads STALLED and says what never came
         image = wait_for(lambda: (i := client.get_image(image_id))["status"] == "STALLED" and i, timeout=30)
         assert image["missing"] == ["ImageAnalyzed"]
@@ -57,6 +56,6 @@ def test_a_missing_response_ends_stalled_with_event_and_metric(client: PipelineC
         # (scheduled sweeps and the one invoked above may overlap: only the one that claims it counts)
         counts = wait_for(lambda: [c for c in _stalled_counts(stack, started) if c], timeout=30)
         assert counts == [1.0]
-        assert payload is not None
+        assert swept.payload is not None
     finally:
         events.put_targets(Rule=rule, Targets=analyzer)

@@ -15,11 +15,11 @@ from image_pipeline.api_models import MAX_WAIT_SECONDS, ImageView
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.rest.deps import WAIT_MARGIN_SECONDS, ApiDeps
 from image_pipeline.aws.s3 import S3ObjectStore
-from image_pipeline.catalogue import ImageStatus
+from image_pipeline.catalogue import SETTLED, ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.image_api import FIRST_POLL_SECONDS, MAX_POLL_SECONDS, SETTLED, await_image
+from image_pipeline.image_api import FIRST_POLL_SECONDS, MAX_POLL_SECONDS, await_image
 from tests import gateway
-from tests.fakes import RecordingEditStarter
+from tests.fakes import RecordingEditStarter, RecordingPublisher
 
 IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"
 UPLOAD = f"{IMAGE}@0A1B"
@@ -137,6 +137,7 @@ def get(
             S3ObjectStore(),
             log,
             RecordingEditStarter(),
+            RecordingPublisher(),
             api.logger,
             seconds_left=lambda: seconds_left,
             clock=time.clock,

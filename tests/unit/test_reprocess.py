@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 
 from image_pipeline import contracts
 from image_pipeline.aws.sqs import SendFailed, SqsJobFeed
-from image_pipeline.catalogue import EventType
+from image_pipeline.catalogue import JOBS, EventType
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.events import PipelineEvent
 from image_pipeline.ports import JobFeed
@@ -66,8 +66,9 @@ def stored_image(spec: str | None = OLD, version: str = VERSION) -> InMemoryImag
     upload = uploaded(version)
     images.append(upload)
     images.append(renditions(upload.event_id, spec, T0 + timedelta(seconds=2)))
-    for kind in (EventType.THUMBNAIL_CREATED, EventType.IMAGE_ANALYZED):
-        images.append(samples.event(kind, causation_id=upload.event_id, at=T0 + timedelta(seconds=1)))
+    for job in JOBS:
+        if job.response is not EventType.RENDITIONS_CREATED:
+            images.append(samples.event(job.response, causation_id=upload.event_id, at=T0 + timedelta(seconds=1)))
     return images
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from image_pipeline import contracts
-from image_pipeline.catalogue import PAIRINGS, EventType, ImageStatus
+from image_pipeline.catalogue import JOBS, PAIRINGS, EventType, ImageStatus
 from image_pipeline.events import PipelineEvent
 from image_pipeline.image_api import Downloads, describe_image, image_trace
 from image_pipeline.pairing import derive_state, next_deadline
@@ -47,8 +47,13 @@ def renditions(cause: str, spec: str, at: datetime, *names: str, **data: Any) ->
 
 
 def complete_image(spec: str = OLD) -> list[PipelineEvent]:
-    """An uploaded image that every job answered, its renditions made to ``spec``."""
+    """An uploaded image that every job of the catalogue answered, its renditions made to ``spec``."""
     upload = samples.event(EventType.IMAGE_UPLOADED, event_id=UPLOAD, at=T0)
+    answers = [
+        samples.event(job.response, causation_id=UPLOAD, at=T0 + timedelta(seconds=1))
+        for job in JOBS
+        if job.name not in ("renditions", "thumbnail")
+    ]
     thumbnail = samples.event(
         EventType.THUMBNAIL_CREATED,
         causation_id=UPLOAD,
@@ -56,13 +61,8 @@ def complete_image(spec: str = OLD) -> list[PipelineEvent]:
         outputs=[_output("thumbnail", SPECS["thumbnail"])],
         specVersion=SPECS["thumbnail"],
     )
-    analysis = samples.event(EventType.IMAGE_ANALYZED, causation_id=UPLOAD, at=T0 + timedelta(seconds=1))
-    return [
-        upload,
-        thumbnail,
-        analysis,
-        renditions(UPLOAD, spec, T0 + timedelta(seconds=2), "w1024-jpeg", "w2048-jpeg"),
-    ]
+    made = renditions(UPLOAD, spec, T0 + timedelta(seconds=2), "w1024-jpeg", "w2048-jpeg")
+    return [upload, *answers, thumbnail, made]
 
 
 def reprocess_requested(at: datetime = T0 + timedelta(hours=1)) -> PipelineEvent:

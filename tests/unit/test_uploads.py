@@ -4,6 +4,7 @@ shape announces it; everything else is ignored with a reason or refused with one
 import copy
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,22 @@ def test_parsing_does_not_change_the_event() -> None:
     before = copy.deepcopy(event)
     parse_uploads(event, function="test")
     assert event == before
+
+
+@pytest.mark.parametrize("shape", [_eventbridge, _notification])
+def test_an_object_of_another_bucket_is_ignored_by_a_function_that_reads_one(shape: Callable[..., Any]) -> None:
+    # Given an upload event, as the rules deliver it (the stack's bucket) or hand-made (another one)
+    ours, theirs = shape(f"uploads/{IMAGE}.jpg"), shape(f"uploads/{IMAGE}.jpg")
+    _bucket_of(theirs)["name"] = "example-bucket"
+    # Then a function that reads the stack's bucket takes only its own, and says why not the other
+    assert len(parse_uploads(ours, function="test", bucket=_bucket_of(ours)["name"]).uploads) == 1
+    announced = parse_uploads(theirs, function="test", bucket=_bucket_of(ours)["name"])
+    assert announced.uploads == []
+    (ignored,) = announced.ignored
+    assert ignored.reason == (
+        f"s3://example-bucket/uploads/{IMAGE}.jpg is not in this stack's images bucket ({_bucket_of(ours)['name']})"
+    )
+
+
+def _bucket_of(event: dict[str, Any]) -> Any:
+    return event["detail"]["bucket"] if "detail" in event else event["Records"][0]["s3"]["bucket"]

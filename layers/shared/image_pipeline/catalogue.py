@@ -28,6 +28,7 @@ class EventType(StrEnum):
     THUMBNAIL_CREATED = "ThumbnailCreated"
     RENDITIONS_CREATED = "RenditionsCreated"
     IMAGE_ANALYZED = "ImageAnalyzed"
+    IMAGE_RECOGNIZED = "ImageRecognized"  # labels, faces, moderation passed (a flagged image is rejected)
     IMAGE_REJECTED = "ImageRejected"  # the image itself is unacceptable: never retried
     IMAGE_PROCESSING_FAILED = "ImageProcessingFailed"  # the upload could not be read
     IMAGE_PROCESSING_STALLED = "ImageProcessingStalled"  # a response is overdue
@@ -59,6 +60,9 @@ class ImageStatus(StrEnum):
 FINAL: frozenset[ImageStatus] = frozenset(
     {ImageStatus.COMPLETE, ImageStatus.REJECTED, ImageStatus.FAILED, ImageStatus.EXPIRED}
 )
+# Where a client stops waiting: final, or STALLED (an answer is overdue: a late one can still
+# complete the image, but no longer soon).
+SETTLED: frozenset[ImageStatus] = FINAL | {ImageStatus.STALLED}
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ JOBS: tuple[Job, ...] = (
     Job("thumbnail", "ThumbnailFunction", EventType.THUMBNAIL_CREATED),
     Job("renditions", "RenditionWorker", EventType.RENDITIONS_CREATED, queued=True),
     Job("analysis", "AnalyzeFunction", EventType.IMAGE_ANALYZED),
+    Job("recognition", "RecognizeFunction", EventType.IMAGE_RECOGNIZED),
 )
 
 # What a job answers instead of its response when the upload cannot be processed.

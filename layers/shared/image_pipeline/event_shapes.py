@@ -47,3 +47,22 @@ def describe(event: object) -> str:
     if not event:
         return "an empty object"
     return f"an object with keys {', '.join(sorted(map(str, event))[:6])}"
+
+
+def is_sqs_batch(event: object) -> bool:
+    """An SQS event source's batch: ``Records`` of messages (each with a ``messageId`` and a ``body``)."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and "body" in r and "messageId" in r for r in records)
+    )
+
+
+def is_scheduled_event(event: object) -> bool:
+    """A tick of an EventBridge schedule (what a ``Schedule`` event source delivers)."""
+    return (
+        isinstance(event, dict)
+        and event.get("source") == "aws.events"
+        and event.get("detail-type") == "Scheduled Event"
+    )

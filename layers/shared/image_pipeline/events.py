@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from image_pipeline.catalogue import EventType
+from image_pipeline.event_shapes import describe
 
 __all__ = ["EventMetadata", "EventType", "NotAPipelineEvent", "PipelineEvent"]
 
@@ -88,12 +89,39 @@ class PipelineEvent(_Camel):
         try:
             return cls.model_validate({"type": detail_type, **detail})
         except ValidationError as exc:
-            raise NotAPipelineEvent(f"not a pipeline event ({detail_type!r}): {exc.error_count()} problem(s)") from exc
+            problems = [_problem(error) for error in exc.errors(include_url=False)]
+            raise NotAPipelineEvent(
+                f"not a pipeline event ({detail_type!r}): {len(problems)} problem(s): {'; '.join(problems)}"
+            ) from exc
 
     @classmethod
     def from_eventbridge(cls, event: dict[str, Any]) -> Self:
         """Read an app-bus event as delivered by EventBridge (``detail-type`` + ``detail``)."""
         detail = event.get("detail")
         if not isinstance(detail, dict):
-            raise NotAPipelineEvent("event has no detail object")
+            raise NotAPipelineEvent(f"not a pipeline event: {describe(event)} has no detail object")
         return cls.from_detail(str(event.get("detail-type", "")), detail)
+
+
+_JSON_TYPES = {str: "text", bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+_EXPECTED = {"string_type": "text", "dict_type": "an object", "model_type": "an object", "int_type": "a number"}
+
+
+def _problem(error: Any) -> str:
+    """One validation error as ``<where in the EventBridge event>: <what is wrong>``, in this
+    pipeline's words (no validation library's wording or prefixes)."""
+    location = [str(part) for part in error["loc"]]
+    where = "detail-type" if location == ["type"] else ".".join(["detail", *location])
+    kind, given = str(error["type"]), error.get("input")
+    if kind == "missing":
+        return f"{where}: missing"
+    if kind == "enum":
+        return f"{where}: {given!r} is not an event type of this pipeline"
+    if kind == "string_too_short":
+        return f"{where}: empty"
+    if kind.startswith(("datetime", "date_")):
+        return f"{where}: {given!r} is not an ISO 8601 date-time"
+    if kind in _EXPECTED:
+        got = "null" if given is None else _JSON_TYPES.get(type(given), type(given).__name__)
+        return f"{where}: must be {_EXPECTED[kind]}, not {got}"
+    return f"{where}: {str(error['msg']).removeprefix('Value error, ').removeprefix('Assertion failed, ')}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from image_pipeline.catalogue import PAIRINGS, ImageStatus
+from image_pipeline.catalogue import FINAL, PAIRINGS, ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 
 # events that close a request whatever is still missing
@@ -87,7 +87,11 @@ class ImageState:
 
     @property
     def missing(self) -> tuple[EventType, ...]:
-        return self.current.missing if self.current else ()
+        """The responses still awaited: none once the image is final (a rejected image's other
+        jobs will never answer, and nobody waits for them)."""
+        if self.current is None or self.status in FINAL:
+            return ()
+        return self.current.missing
 
     def responses(self) -> Mapping[EventType, PipelineEvent]:
         return self.current.responses if self.current else {}

@@ -3,9 +3,9 @@
 S3 reaches the pipeline in two shapes: EventBridge ``Object Created`` (what the ImageUploaded
 rule delivers; also the body of each RenditionQueue message) and the classic S3 notification
 (``Records[].s3``, what ``sam local generate-event s3 put`` makes). Both become the same
-:class:`UploadedObject`. Other S3 events (deletions, keys outside ``uploads/``) are
-:class:`Ignored` with a reason; anything that is not an S3 event at all is
-:class:`~image_pipeline.event_shapes.UnsupportedEvent`.
+:class:`UploadedObject`. Other S3 events (deletions, keys outside ``uploads/``, objects of another
+bucket than the function's) are :class:`Ignored` with a reason; anything that is not an S3 event at
+all is :class:`~image_pipeline.event_shapes.UnsupportedEvent`.
 
 ``make reprocess`` sends a job a stored upload again in the EventBridge shape (:func:`object_created`),
 marked with the request it answers (``answers``), so the job's answer pairs with that request and
@@ -114,9 +114,11 @@ def _created(bucket: str, obj: dict[str, Any], time: str | None, *, key: str, ma
     )
 
 
-def _ignored(*, created: bool, what: str, bucket: str, key: str) -> Ignored | None:
+def _ignored(*, created: bool, what: str, bucket: str, key: str, expected: str | None) -> Ignored | None:
     if not created:
         return Ignored(key, f"{what} is not an upload")
+    if expected is not None and bucket != expected:
+        return Ignored(key, f"s3://{bucket}/{key} is not in this stack's images bucket ({expected})")
     if not is_upload_key(key):
         return Ignored(key, f"s3://{bucket}/{key} is outside uploads/")
     return None
@@ -132,16 +134,17 @@ def _answers(event: dict[str, Any]) -> str | None:
     return str(answers["eventId"])
 
 
-def _from_eventbridge(event: dict[str, Any]) -> Announced:
+def _from_eventbridge(event: dict[str, Any], expected: str | None) -> Announced:
     detail = event["detail"]
     bucket, obj = detail["bucket"]["name"], detail["object"]
     key, kind = str(obj["key"]), str(event["detail-type"])
-    if ignored := _ignored(created=kind == "Object Created", what=f"'{kind}'", bucket=bucket, key=key):
+    created = kind == "Object Created"
+    if ignored := _ignored(created=created, what=f"'{kind}'", bucket=bucket, key=key, expected=expected):
         return Announced([], [ignored])
-    created = _created(bucket, obj, event.get("time"), key=key, may_be_encoded=True)
+    upload = _created(bucket, obj, event.get("time"), key=key, may_be_encoded=True)
     if (answers := _answers(event)) is not None:
-        created = created.model_copy(update={"answers": answers, "decoded_key": None})
-    return Announced([created], [])
+        upload = upload.model_copy(update={"answers": answers, "decoded_key": None})
+    return Announced([upload], [])
 
 
 def object_created(upload: UploadedObject, *, answers: str) -> dict[str, Any]:
@@ -164,13 +167,14 @@ def object_created(upload: UploadedObject, *, answers: str) -> dict[str, Any]:
     }
 
 
-def _from_notification(event: dict[str, Any]) -> Announced:
+def _from_notification(event: dict[str, Any], expected: str | None) -> Announced:
     uploads, ignored = [], []
     for record in event["Records"]:
         s3, name = record["s3"], str(record.get("eventName", ""))
         bucket, obj = s3["bucket"]["name"], s3["object"]
         key = unquote_plus(str(obj["key"]))  # S3 notifications URL-encode keys ("my+photo.jpg")
-        if skip := _ignored(created=name.startswith("ObjectCreated:"), what=f"'{name}'", bucket=bucket, key=key):
+        created = name.startswith("ObjectCreated:")
+        if skip := _ignored(created=created, what=f"'{name}'", bucket=bucket, key=key, expected=expected):
             ignored.append(skip)
         else:
             uploads.append(_created(bucket, obj, record.get("eventTime"), key=key, may_be_encoded=False))
@@ -182,8 +186,10 @@ def _is_notification(event: dict[str, Any]) -> bool:
     return isinstance(records, list) and bool(records) and all(isinstance(r, dict) and "s3" in r for r in records)
 
 
-def parse_uploads(event: Any, *, function: str) -> Announced:
-    """The uploads an S3 event announces (and what it announces that is not one).
+def parse_uploads(event: Any, *, function: str, bucket: str | None = None) -> Announced:
+    """The uploads an S3 event announces (and what it announces that is not one). With ``bucket``,
+    objects of any other bucket are ignored (only a hand-made event names one: the rules match the
+    images bucket).
 
     Raises :class:`UnsupportedEvent` naming ``function`` for anything but an S3 event.
     """
@@ -191,9 +197,9 @@ def parse_uploads(event: Any, *, function: str) -> Announced:
         raise UnsupportedEvent(function, S3_EVENTS, event)
     try:
         if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
-            return _from_eventbridge(event)
+            return _from_eventbridge(event, bucket)
         if _is_notification(event):
-            return _from_notification(event)
+            return _from_notification(event, bucket)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise UnsupportedEvent(function, S3_EVENTS, event, problem=f"malformed: {exc!r}") from exc
     raise UnsupportedEvent(function, S3_EVENTS, event)

@@ -1,10 +1,15 @@
-"""Hostile and broken input is refused with a stable reason and a sentence a person can act on."""
+"""Hostile and broken input is refused with a stable reason and a sentence a person can act on,
+naming the stack's own limits (the parameter to change), never the imaging library's."""
 
 import pytest
 from PIL import BmpImagePlugin, EpsImagePlugin, Image
 
 from image_pipeline.imaging import THUMBNAIL, ImageLimits, ImageRejected, analyze, render
+from image_pipeline.imaging.limits import PARAMETERS
 from tests.unit.imaging import samples
+
+# Pillow's own decompression-bomb thresholds (Image.MAX_IMAGE_PIXELS and twice it): never a user's
+PILLOW_LIMITS = ("89478485", "89,478,485", "178956970", "178,956,970")
 
 
 def _reason(data: bytes, limits: ImageLimits = ImageLimits()) -> ImageRejected:  # noqa: B008
@@ -76,60 +81,86 @@ def test_a_declared_size_beyond_pillows_own_limit_is_a_decompression_bomb() -> N
     assert _reason(samples.png_declaring(100_000, 100_000)).reason == "decompression_bomb"
 
 
-def test_a_real_image_over_the_pixel_cap_is_too_many_pixels() -> None:
-    # Given an honest 400x300 photo and a 100k-pixel cap
-    data = samples.encode(samples.photo((400, 300)), "JPEG")
-    rejected = _reason(data, ImageLimits(max_pixels=100_000))
-    # Then it is refused for its size, with the numbers in the sentence
-    assert rejected.reason == "too_many_pixels"
-    assert "400x300" in str(rejected)
+def _padded(data: bytes, size: int) -> bytes:
+    """``data`` followed by bytes no decoder reads, to ``size`` bytes in all: a file that is
+    large for the pixels it declares, as an honest (if huge) picture would be."""
+    return data + b"\0" * (size - len(data))
 
 
-def test_a_100000_by_1_image_has_a_side_too_long() -> None:
-    data = samples.encode(Image.new("RGB", (100_000, 1), (10, 20, 30)), "PNG")
+@pytest.mark.parametrize(
+    ("data", "reason", "named"),
+    [
+        # past Pillow's error threshold (2 x 89,478,485): Image.open itself refuses it
+        (samples.png_declaring(20_000, 20_000), "decompression_bomb", "at most 40,000,000 pixels are allowed"),
+        # past its warning threshold, in a file big enough to hold it: too many pixels, not a bomb
+        (_padded(samples.png_declaring(10_000, 10_000), 200_000), "too_many_pixels", "at most 40,000,000 pixels"),
+        # as big as the issue's 20000 x 20000 PNG: its side is the first limit it breaks
+        (_padded(samples.png_declaring(20_000, 20_000), 500_000), "side_too_long", "longest side allowed is 12,000 px"),
+    ],
+    ids=["bomb-past-pillow-error", "honest-past-pillow-warning", "honest-past-pillow-error"],
+)
+def test_a_refusal_past_pillows_own_thresholds_names_the_stacks_limits_not_pillows(
+    data: bytes, reason: str, named: str
+) -> None:
+    # Given an image beyond the thresholds Pillow checks before the pipeline sees the size
+    # When it is processed with the stack's default limits
     rejected = _reason(data)
+    # Then the reason is the pipeline's, and its sentence names the stack's limit and parameter
+    assert rejected.reason == reason
+    assert named in str(rejected)
+    assert any(parameter in str(rejected) for parameter in PARAMETERS.values())
+    assert not any(number in str(rejected) for number in PILLOW_LIMITS), str(rejected)
+
+
+@pytest.mark.parametrize(
+    ("size", "reason"), [(199, "decompression_bomb"), (200, "too_many_pixels"), (201, "too_many_pixels")]
+)
+def test_a_bomb_is_a_file_declaring_more_than_1000_pixels_per_byte(size: int, reason: str) -> None:
+    # Given 500x400 px (200,000 pixels, over a 100,000-pixel cap) declared by a file of 199, 200, 201 bytes
+    data = _padded(samples.png_declaring(500, 400), size)
+    # Then beyond 1000 pixels per byte it is a bomb; at or below, an image with too many pixels
+    rejected = _reason(data, ImageLimits(max_pixels=100_000))
+    assert rejected.reason == reason
+    assert "at most 100,000 pixels are allowed (MaxImagePixels)" in str(rejected)
+
+
+# ---------------------------------------------------------------- each limit: just below, at, just above
+BOUNDARY = [(+1, False), (0, False), (-1, True)]  # the limit relative to the image, and whether it is refused
+BOUNDARY_IDS = ["image-below-limit", "image-at-limit", "image-above-limit"]
+
+
+@pytest.mark.parametrize(("offset", "refused"), BOUNDARY, ids=BOUNDARY_IDS)
+def test_the_pixel_limit_admits_an_image_up_to_it(offset: int, refused: bool) -> None:
+    data = samples.encode(samples.photo((100, 100)), "PNG")  # 10,000 pixels
+    limits = ImageLimits(max_pixels=10_000 + offset)
+    if not refused:
+        assert render(data, [THUMBNAIL], limits)
+        assert analyze(data, limits)["width"] == 100
+        return
+    rejected = _reason(data, limits)
+    assert rejected.reason == "too_many_pixels"
+    assert str(rejected) == "image is 100x100 px (10,000 pixels); at most 9,999 pixels are allowed (MaxImagePixels)"
+
+
+@pytest.mark.parametrize(("offset", "refused"), BOUNDARY, ids=BOUNDARY_IDS)
+def test_the_side_limit_admits_an_image_up_to_it(offset: int, refused: bool) -> None:
+    data = samples.encode(samples.photo((100, 40)), "PNG")
+    limits = ImageLimits(max_side=100 + offset)
+    if not refused:
+        assert render(data, [THUMBNAIL], limits)
+        return
+    rejected = _reason(data, limits)
     assert rejected.reason == "side_too_long"
-    assert str(rejected) == "image is 100000x1 px; the longest side allowed is 12000 px"
+    assert str(rejected) == "image is 100x40 px; the longest side allowed is 99 px (MaxImageSidePixels)"
 
 
-def test_an_animation_with_more_frames_than_the_cap_is_refused() -> None:
-    # Given a GIF of 120 distinct frames and the default cap of 100
-    rejected = _reason(samples.animated_gif(120))
+@pytest.mark.parametrize(("offset", "refused"), BOUNDARY, ids=BOUNDARY_IDS)
+def test_the_frame_limit_admits_an_animation_up_to_it(offset: int, refused: bool) -> None:
+    data = samples.animated_gif(5)
+    limits = ImageLimits(max_frames=5 + offset)
+    if not refused:
+        assert analyze(data, limits)["frameCount"] == 5
+        return
+    rejected = _reason(data, limits)
     assert rejected.reason == "too_many_frames"
-    assert "120 frames" in str(rejected)
-
-
-def test_a_frame_cap_is_a_parameter() -> None:
-    assert _reason(samples.animated_gif(5), ImageLimits(max_frames=4)).reason == "too_many_frames"
-
-
-@pytest.mark.parametrize("format_name", ["JPEG", "PNG"])
-def test_a_truncated_file_is_refused_not_padded(format_name: str) -> None:
-    # Given the first half of a valid image
-    data = samples.encode(samples.photo((640, 480)), format_name)
-    # When it is processed / Then it is refused as truncated (never a grey-padded rendition)
-    assert _reason(data[: len(data) // 2]).reason == "truncated"
-
-
-def test_a_truncated_png_is_truncated_without_libvips_too(pillow_only: None) -> None:
-    data = samples.encode(samples.photo((640, 480)), "PNG")
-    assert _reason(data[: len(data) // 2]).reason == "truncated"
-
-
-def test_garbage_after_a_valid_header_is_corrupt() -> None:
-    data = samples.encode(samples.photo((64, 64)), "PNG")
-    assert _reason(data[:60] + b"\x17" * 200).reason in {"corrupt", "truncated"}
-
-
-def test_a_jpeg_with_garbage_instead_of_pixels_is_refused() -> None:
-    data = samples.encode(samples.photo((64, 64)), "JPEG")
-    header_end = data.index(b"\xff\xda")  # start of scan
-    rejected = _reason(data[: header_end + 10])
-    assert rejected.reason in {"truncated", "corrupt"}
-
-
-def test_limits_are_checked_in_upright_orientation() -> None:
-    # Given a 100x20 image stored sideways (20x100) with EXIF orientation 6, and a 60 px side cap
-    stored, exif = samples.stored_sideways(Image.new("RGB", (100, 20), (1, 2, 3)), 6)
-    data = samples.encode(stored, "JPEG", exif=exif)
-    assert "image is 100x20 px" in str(_reason(data, ImageLimits(max_side=60)))
+    assert str(rejected) == "image has 5 frames; at most 4 are allowed (MaxAnimationFrames)"

@@ -1,4 +1,4 @@
-"""Firehose adapter of consumer C's archive: one JSON record per line."""
+"""Firehose adapter of the history consumer's archive: one JSON record per line."""
 
 import json
 from collections.abc import Mapping

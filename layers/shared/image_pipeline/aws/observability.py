@@ -101,7 +101,7 @@ class MeasuredStore(ObjectStore):
 
     def get(self, bucket: str, key: str, *, etag: str | None = None) -> StoredObject:
         self.reading.started = time.perf_counter()
-        self.reading.bytes_out = 0
+        self.reading.bytes_in = self.reading.bytes_out = 0  # a read that fails read nothing (not the last upload)
         stored = self.inner.get(bucket, key, etag=etag)
         self.reading.bytes_in = len(stored.data)
         return stored

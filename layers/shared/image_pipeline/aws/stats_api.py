@@ -1,4 +1,4 @@
-"""AppSync adapter of consumer B's live updates: the ``publishDailyStats`` mutation, signed with
+"""AppSync adapter of the aggregates consumer's live updates: the ``publishDailyStats`` mutation, signed with
 the function's role (IAM auth), which AppSync fans out to ``onDailyStats`` subscribers."""
 
 import json

@@ -19,14 +19,16 @@ from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.catalogue import EventType, Job
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.imaging import ImageLimits
-from image_pipeline.processing import UploadResponder
+from image_pipeline.processing import OPERATIONS, UploadResponder
 from image_pipeline.settings import ProcessorSettings
 from image_pipeline.uploads import UploadedObject, parse_uploads
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from image_pipeline.processing import Operation
 
 # One piece of work = one object version made to one version of the job's specs: a duplicate
 # delivery does no duplicate work, a reprocess at new specs does it again, and a live upload and a
@@ -44,7 +46,9 @@ class Work(BaseModel):
     spec_version: str | None  # the job's (None: a job without specs, e.g. analysis)
 
 
-def upload_responder(settings: ProcessorSettings, producer: str) -> UploadResponder:
+def upload_responder(
+    settings: ProcessorSettings, producer: str, operations: "Mapping[str, Operation]" = OPERATIONS
+) -> UploadResponder:
     store, publisher = measured(S3ObjectStore(), EventBridgePublisher(settings.app_bus_name, settings.event_source))
     return UploadResponder(
         store=store,
@@ -56,6 +60,7 @@ def upload_responder(settings: ProcessorSettings, producer: str) -> UploadRespon
             max_frames=settings.max_animation_frames,
         ),
         producer=producer,
+        operations=operations,
     )
 
 
@@ -100,9 +105,9 @@ class IdempotentJob:
 def answer_uploads(
     event: Any, function: str, job: IdempotentJob, responder: UploadResponder, logger: Logger
 ) -> dict[str, Any]:
-    """Run ``job`` once for every upload ``event`` announces (raises UnsupportedEvent for
-    anything but an S3 event)."""
-    announced = parse_uploads(event, function=function)
+    """Run ``job`` once for every upload ``event`` announces in the images bucket, which holds
+    the uploads and their outputs (raises UnsupportedEvent for anything but an S3 event)."""
+    announced = parse_uploads(event, function=function, bucket=responder.outputs_bucket)
     ignored = announced.report_ignored()
     results = []
     for upload in announced.uploads:
@@ -115,17 +120,21 @@ def answer_uploads(
 class JobRunner:
     """A job of the catalogue as its function runs it: once per upload, answering with the job's
     response (or a rejection, a failure, a supersession), with AWS adapters made at first use.
-    Tests pass their own responder."""
+    Tests pass their own responder. A job whose operation depends on the deployment (recognition:
+    its backend and threshold) is given ``operations`` with it."""
 
-    def __init__(self, name: str, settings: ProcessorSettings, logger: Logger) -> None:
+    def __init__(
+        self, name: str, settings: ProcessorSettings, logger: Logger, operations: "Mapping[str, Operation]" = OPERATIONS
+    ) -> None:
         self.job = catalogue.job(name)
         self.settings = settings
         self.logger = logger
+        self.operations = operations
         self.idempotent = IdempotentJob(self.job, settings.idempotency_table)
 
     @cached_property
     def aws_responder(self) -> UploadResponder:
-        return upload_responder(self.settings, producer=self.job.function)
+        return upload_responder(self.settings, producer=self.job.function, operations=self.operations)
 
     def run(self, event: Any, responder: UploadResponder | None = None) -> dict[str, Any]:
         """Answer every upload the S3 event announces (raises UnsupportedEvent for anything else)."""

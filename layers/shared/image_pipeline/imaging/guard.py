@@ -4,6 +4,7 @@ Only the plugins of allowed formats ever parse the bytes (``Image.open(formats=.
 declared size and frame count are checked before a pixel is decoded, and the decode itself runs
 here so a truncated or corrupt file is refused rather than padded. Pillow's global settings are
 never touched: the decompression-bomb warning becomes an error only inside this module's calls.
+Every refusal names the stack's own limits (its parameters), never Pillow's built-in ones.
 """
 
 import io
@@ -18,7 +19,7 @@ from PIL import Image, ImageFile
 from image_pipeline.imaging.errors import ImageRejected, Reason
 from image_pipeline.imaging.exif import read_exif
 from image_pipeline.imaging.formats import sniff_format
-from image_pipeline.imaging.limits import ImageLimits
+from image_pipeline.imaging.limits import PARAMETERS, ImageLimits
 
 # Pillow's plugin ids for each format name we accept (a JPEG may open as MPO: still JPEG).
 _PLUGINS: Final[dict[str, tuple[str, ...]]] = {
@@ -75,7 +76,9 @@ def bomb_guard() -> Iterator[None]:
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(Reason.DECOMPRESSION_BOMB, f"image looks like a decompression bomb: {exc}") from exc
+        # Past the header checks (a frame larger than the image declared): Pillow's own limit fired
+        message = "image looks like a decompression bomb: a frame is larger than the image declares"
+        raise ImageRejected(Reason.DECOMPRESSION_BOMB, message) from exc
     except MemoryError as exc:
         raise ImageRejected(Reason.DECOMPRESSION_BOMB, "image needs more memory to decode than it may use") from exc
     except Exception as exc:
@@ -99,24 +102,41 @@ def _checked_format(data: bytes, limits: ImageLimits) -> str:
 def _check_limits(source: Source, limits: ImageLimits) -> None:
     w, h = source.width, source.height
     pixels = w * h
+    most_pixels = f"at most {limits.max_pixels:,} pixels are allowed ({PARAMETERS['max_pixels']})"
     if pixels > limits.max_pixels and pixels > _BOMB_PIXELS_PER_BYTE * source.size_bytes:
         raise ImageRejected(
             Reason.DECOMPRESSION_BOMB,
-            f"a {source.size_bytes}-byte file declares {w}x{h} px ({pixels:,} pixels): a decompression bomb",
+            f"a {source.size_bytes:,}-byte file declares {w}x{h} px ({pixels:,} pixels), more than its bytes"
+            f" could hold: a decompression bomb; {most_pixels}",
         )
     if max(w, h) > limits.max_side:
         raise ImageRejected(
-            Reason.SIDE_TOO_LONG, f"image is {w}x{h} px; the longest side allowed is {limits.max_side} px"
+            Reason.SIDE_TOO_LONG,
+            f"image is {w}x{h} px; the longest side allowed is {limits.max_side:,} px ({PARAMETERS['max_side']})",
         )
     if pixels > limits.max_pixels:
-        raise ImageRejected(
-            Reason.TOO_MANY_PIXELS,
-            f"image is {w}x{h} px ({pixels / 1e6:.1f} MP); at most {limits.max_pixels / 1e6:g} MP are allowed",
-        )
+        raise ImageRejected(Reason.TOO_MANY_PIXELS, f"image is {w}x{h} px ({pixels:,} pixels); {most_pixels}")
     if source.frames > limits.max_frames:
         raise ImageRejected(
-            Reason.TOO_MANY_FRAMES, f"image has {source.frames} frames; at most {limits.max_frames} are allowed"
+            Reason.TOO_MANY_FRAMES,
+            f"image has {source.frames:,} frames; at most {limits.max_frames:,} are allowed"
+            f" ({PARAMETERS['max_frames']})",
         )
+
+
+def _open_header(data: bytes, format_name: str) -> Image.Image:
+    """The image, opened lazily (header only) by the format's plugin.
+
+    ``Image.open`` applies Pillow's own bomb limits (a warning past ~89 MP, an error past ~179 MP)
+    before the size reaches ``_check_limits``, and its message names Pillow's numbers. When they
+    fire, the header is read again by the plugin alone, so the refusal names the stack's limits.
+    """
+    plugins = list(_PLUGINS[format_name])
+    try:
+        return Image.open(io.BytesIO(data), formats=plugins)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        factory, _ = Image.OPEN[plugins[0]]
+        return factory(io.BytesIO(data), "")
 
 
 def _orientation(image: Image.Image) -> int:
@@ -133,7 +153,7 @@ def open_image(data: bytes, limits: ImageLimits) -> tuple[Image.Image, Source]:
     if format_name == "HEIF":
         _register_heif()
     with bomb_guard():
-        image = Image.open(io.BytesIO(data), formats=list(_PLUGINS[format_name]))
+        image = _open_header(data, format_name)
     with bomb_guard():
         # The header's size is checked before n_frames walks the frames of a GIF.
         orientation = _orientation(image)

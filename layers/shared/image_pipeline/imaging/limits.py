@@ -1,8 +1,16 @@
 """What the pipeline agrees to decode: every number comes from a stack parameter."""
 
 from dataclasses import dataclass
+from typing import Final
 
 DEFAULT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "HEIF", "AVIF"})
+
+# The stack parameter behind each limit: a refusal names it, so the user knows what to change.
+PARAMETERS: Final[dict[str, str]] = {
+    "max_pixels": "MaxImagePixels",
+    "max_side": "MaxImageSidePixels",
+    "max_frames": "MaxAnimationFrames",
+}
 
 
 @dataclass(frozen=True)

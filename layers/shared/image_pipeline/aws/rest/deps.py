@@ -11,10 +11,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Depends, Request
 
 from image_pipeline.image_api import Downloads, UploadLimits
-from image_pipeline.ports import EditStarter, ImageLog, ObjectStore
+from image_pipeline.ports import EditStarter, EventPublisher, ImageLog, ObjectStore
 from image_pipeline.settings import ApiSettings
 
-Adapters = tuple[ObjectStore, ImageLog, EditStarter]
+Adapters = tuple[ObjectStore, ImageLog, EditStarter, EventPublisher]
 # A wait stops this long before the function would time out: the last read and the answer fit.
 WAIT_MARGIN_SECONDS: Final = 2.0
 
@@ -29,6 +29,7 @@ class ApiDeps:
     store: ObjectStore
     images: ImageLog
     starter: EditStarter
+    publisher: EventPublisher  # the API's requests, also on the app bus
     log: Logger
     seconds_left: Callable[[], float]  # before the invocation times out
     now: Callable[[], datetime] = _utc_now
