@@ -62,14 +62,22 @@ HUB_PARTS := hub $(CONSUMERS)
 hub_TEMPLATE := hub/template.yaml
 $(foreach c,$(CONSUMERS),$(eval $(c)_TEMPLATE := consumers/$(c)/template.yaml))
 PART_PARAMS := LocalEmulator=true Architecture=$(ARCH)
+# make reprocess's stack (reprocess/template.yaml): deployed after the app, wired by its outputs
+# (tools/reprocess.py wiring), as <app stack>-reprocess. Its run's knobs are the stack's parameters.
+reprocess_TEMPLATE := reprocess/template.yaml
+REPROCESS_CONCURRENCY ?= 10
+TOLERATED_FAILURE_PERCENTAGE ?= 5
+DRY_RUN ?=
+PREFIX ?= uploads/
+REPROCESS_IMAGES ?= 500
 # The client tools read the hub's aggregates with the shared package's domain code.
 TOOLS_PATH := PYTHONPATH=layers/shared
 output = $$($(LOCAL_AWS) $(VENV)/bin/aws cloudformation describe-stacks --stack-name $(HUB_STACKS)-$(1) \
 	--query "Stacks[0].Outputs[?OutputKey=='$(2)'].OutputValue" --output text)
 
 .PHONY: venvs help run test test-unit test-integration test-e2e lint format bench load up down build-local \
-	build-app-local deploy-local query local-env stats engine-env invoke events openapi deploy pipeline-build \
-	pipeline-package pipeline-deploy clean
+	build-app-local deploy-local deploy-reprocess reprocess bench-reprocess query local-env stats engine-env invoke \
+	events openapi deploy pipeline-build pipeline-package pipeline-deploy clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -101,12 +109,12 @@ lint: venvs $(LINT_READY) ## ruff, mypy, cfn-lint (+ serverless rules), sam vali
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml $(foreach p,$(HUB_PARTS),$($(p)_TEMPLATE))
+	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml $(foreach p,$(HUB_PARTS) reprocess,$($(p)_TEMPLATE))
 	$(SAM) validate --lint
 	$(LINT_VENV)/bin/actionlint
 	$(LINT_VENV)/bin/zizmor --offline --no-progress .github
 	$(LINT_VENV)/bin/checkov --config-file .checkov.yaml
-	@for t in $(foreach p,$(HUB_PARTS),$($(p)_TEMPLATE)); do $(SAM) validate --lint --template-file $$t; done
+	@for t in $(foreach p,$(HUB_PARTS) reprocess,$($(p)_TEMPLATE)); do $(SAM) validate --lint --template-file $$t; done
 
 format: $(DEV_READY) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -131,7 +139,7 @@ down: ## Stop the local engine
 	@if [ -x $(PY) ]; then $(PY) -m tools.engine down; else echo "nothing to stop"; fi
 
 build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
-	@$(MAKE) build-app-local $(addprefix build-part-,$(HUB_PARTS))  # one at a time: they share .aws-sam/deps
+	@$(MAKE) build-app-local $(addprefix build-part-,$(HUB_PARTS) reprocess)  # one at a time: they share .aws-sam/deps
 
 build-app-local: $(DEV_READY) $(SAM_READY)
 	@echo "sam build for the local engine: Architecture=$(ARCH) (this machine's CPU, the engine's)" >&2
@@ -158,6 +166,26 @@ deploy-local: up build-local ## Deploy the app, the hub and both consumers to th
 	$(LOCAL_AWS) $(MAKE) pipeline-package pipeline-deploy BUILD_DIR=$(LOCAL_BUILD_DIR) STACK_NAME="$$stack" \
 		ARCHITECTURE=$(ARCH) ARTIFACTS_BUCKET= CFN_ROLE_ARN= PARAMETERS="$(LOCAL_PARAMS) CentralBusArn=$$hub"
 	@$(LOCAL_AWS) $(PY) -m tools.local_api  # what the engine drops from SAM's API definition
+	@$(MAKE) deploy-reprocess
+
+# make reprocess's stack, after the app: its parameters are the app stack's outputs.
+deploy-reprocess: $(DEV_READY) $(SAM_READY)
+	@stack=$$($(LOCAL_AWS) $(PY) -m tools.stack name 2>/dev/null); \
+	wiring=$$($(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.reprocess wiring); \
+	$(LOCAL_AWS) $(SAM) deploy --template-file .aws-sam/local-reprocess/template.yaml --stack-name "$$stack-reprocess" \
+		--capabilities CAPABILITY_IAM --resolve-s3 --no-confirm-changeset --no-fail-on-empty-changeset --no-progressbar \
+		--parameter-overrides $(PART_PARAMS) $$wiring MaxConcurrency=$(REPROCESS_CONCURRENCY) \
+		ToleratedFailurePercentage=$(TOLERATED_FAILURE_PERCENTAGE)
+
+reprocess: $(DEV_READY) ## Bring every stored image's outputs to the current specs (DRY_RUN=1: count and price it; PREFIX=uploads/0: a part)
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.reprocess $(if $(DRY_RUN),dry-run,run) --prefix "$(PREFIX)"
+
+bench-reprocess: venvs ## Reprocess >= 500 stored images on a fresh local stack vs the same jobs in-process (out/)
+	@$(MAKE) -s down > /dev/null
+	@$(MAKE) -s up
+	@mkdir -p .engine out
+	@$(MAKE) -s build-local deploy-local > .engine/deploy.log 2>&1 || { tail -n 40 .engine/deploy.log; exit 1; }
+	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tests.bench.reprocess --count $(REPROCESS_IMAGES)
 
 deploy-consumer-%:
 	$(call deploy_part,$*,$(PART_PARAMS) HubBusArn=$(call output,hub,CentralBusArn))

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from image_pipeline.edits import EditWorkflowInput
 from image_pipeline.events import PipelineEvent
@@ -17,6 +18,7 @@ from image_pipeline.ports import (
     ImageLog,
     ImagePage,
     ImageRecord,
+    JobFeed,
     ObjectChanged,
     ObjectInfo,
     ObjectMissing,
@@ -203,3 +205,16 @@ class CannedRecognizer(Recognizer):
     def recognize(self, image: UploadImage, limits: ImageLimits) -> Findings:
         self.seen.append(image)
         return self.findings
+
+
+class RecordingFeed(JobFeed):
+    """A queued job's feed that keeps what it was sent (each message as the JSON body SQS carries)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+
+    def send(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        self.bodies.extend(json.dumps(m) for m in messages)
+
+    def sent(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for body in self.bodies]

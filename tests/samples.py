@@ -50,6 +50,13 @@ DATA: dict[EventType, dict[str, Any]] = {
     },
     EventType.EDIT_REJECTED: {"editId": EDIT, "step": "crop", "reason": "unsupported_format", "message": "no"},
     EventType.EDIT_FAILED: {"editId": EDIT, "step": "crop", "reason": "step_failed", "error": "E", "message": "no"},
+    EventType.REPROCESS_REQUESTED: {
+        "job": "renditions",
+        "upload": {"key": f"uploads/{IMAGE}.jpg", "version": "0A1B2C3D4E5F678901"},
+        "specVersion": "0123456789ab",
+        "previousSpecVersion": None,
+        "run": "reprocess-1",
+    },
     EventType.IMAGE_STATUS_CHANGED: {
         "status": "COMPLETE",
         "previous": "PROCESSING",

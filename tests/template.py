@@ -27,6 +27,7 @@ CONSUMERS = tuple(
     if (folder / "template.yaml").is_file()
 )
 HUB_TEMPLATES = (HUB, *CONSUMERS)
+REPROCESS = "reprocess/template.yaml"  # make reprocess: deployed after the app, wired by its outputs
 
 
 @cache
@@ -138,7 +139,8 @@ def resolve(value: Any, path: str = APP) -> str:  # noqa: PLR0911 - one return p
         if name in PSEUDO_PARAMETERS:
             return PSEUDO_PARAMETERS[name]
         if name in template.get("Parameters", {}):
-            return str(template["Parameters"][name]["Default"])
+            # a parameter wiring another stack's resource has no default: its test name
+            return str(template["Parameters"][name].get("Default", physical_name(name)))
         return physical_name(name)
     if "Fn::FindInMap" in value:
         mapping, key, attribute = value["Fn::FindInMap"]
@@ -168,9 +170,19 @@ def handler_path(logical_id: str, path: str = APP) -> tuple[Path, str]:
 
 
 # ---------------------------------------------------------------- as CloudFormation deploys it
-TEMPLATES = (APP, *HUB_TEMPLATES)
+TEMPLATES = (APP, *HUB_TEMPLATES, REPROCESS)
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 ACCOUNT = PSEUDO_PARAMETERS["AWS::AccountId"]  # the account tests/expand_template.py expands in
+# What `make deploy-local` gives reprocess/template.yaml from the app's outputs, as test values.
+REPROCESS_WIRING = {
+    "ImagesBucketName": "test-imagesbucket",
+    "ImagesTableName": "test-imagestable",
+    "AppBusName": "test-appbus",
+    "RenditionQueueArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:test-renditionqueue",
+    "RenditionQueueUrl": f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/test-renditionqueue",
+    "SharedLayerArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:test-sharedlayer:1",
+    "AlarmTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:test-alarmtopic",
+}
 
 
 @cache

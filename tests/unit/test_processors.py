@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from image_pipeline.aws.s3 import S3ObjectStore
-from image_pipeline.imaging import ImageLimits
+from image_pipeline.imaging import SPEC_VERSIONS, ImageLimits
 from image_pipeline.processing import UploadResponder
 from tests.conftest import load_event
 from tests.fakes import RecordingPublisher
@@ -69,6 +69,7 @@ def _announce(name: str, aws: SimpleNamespace, etag: str) -> dict[str, Any]:
 
 
 VERSION = "0A1B2C3D4E5F678901"  # the sample events' sequencer
+THUMBNAIL_SPEC = SPEC_VERSIONS["thumbnail"]
 
 
 @pytest.mark.parametrize("event_name", ["s3put.json", "object-created.json"])
@@ -92,10 +93,13 @@ def test_the_thumbnail_function_answers_both_event_shapes(
     }
     assert event.causation_id == f"{IMAGE}@{VERSION}"
     (output,) = event.data["outputs"]
-    assert output["key"] == f"outputs/{IMAGE}/{VERSION}/thumbnail.jpg"
+    # made to the thumbnail's current specs, which the answer, the key and the object all record
+    assert event.data["specVersion"] == THUMBNAIL_SPEC
+    assert output["key"] == f"outputs/{IMAGE}/{VERSION}/{THUMBNAIL_SPEC}/thumbnail.jpg"
+    assert "reprocess" not in event.data
     stored = boto3.client("s3").get_object(Bucket=aws.ImagesBucket, Key=output["key"])
     assert stored["ContentType"] == "image/jpeg"
-    assert stored["Metadata"] == {"image-id": IMAGE}
+    assert stored["Metadata"] == {"image-id": IMAGE, "spec-version": THUMBNAIL_SPEC}
     with Image.open(io.BytesIO(stored["Body"].read())) as thumbnail:
         assert thumbnail.size == (256, 171) == (output["width"], output["height"])
 
@@ -127,8 +131,8 @@ def test_a_new_upload_to_the_same_key_gets_its_own_outputs(
     second["detail"]["object"]["sequencer"] = "0A1B2C3D4E5F679000"
     handler.lambda_handler(second, lambda_context, responder)
     older, newer = _published(responder).published
-    assert older.data["outputs"][0]["key"] == f"outputs/{IMAGE}/{VERSION}/thumbnail.jpg"
-    assert newer.data["outputs"][0]["key"] == f"outputs/{IMAGE}/0A1B2C3D4E5F679000/thumbnail.jpg"
+    assert older.data["outputs"][0]["key"] == f"outputs/{IMAGE}/{VERSION}/{THUMBNAIL_SPEC}/thumbnail.jpg"
+    assert newer.data["outputs"][0]["key"] == f"outputs/{IMAGE}/0A1B2C3D4E5F679000/{THUMBNAIL_SPEC}/thumbnail.jpg"
     assert (older.data["outputs"][0]["width"], newer.data["outputs"][0]["width"]) == (256, 128)
 
 

@@ -142,6 +142,15 @@ class OutputLink(_Json):
     withheld: Literal["moderation", "pending_moderation"] | None = None
 
 
+class JobSpecs(_Json):
+    """Whether a job's outputs of the image are made to its current specs (``make reprocess``
+    brings them there)."""
+
+    made_to: str | None = Field(description="The spec version the outputs were made to (null: unknown or none)")
+    latest: str = Field(description="The job's current spec version")
+    current: bool
+
+
 class ImageView(_Json):
     """``GET /images/{imageId}``."""
 
@@ -162,6 +171,10 @@ class ImageView(_Json):
     recognition: dict[str, Any] | None = Field(
         default=None,
         description="What recognition saw (backend, labels, faces, moderation); for a flagged image its verdict alone",
+    )
+    specs: dict[str, JobSpecs] = Field(default_factory=dict, description="By job, for the jobs with specs")
+    outputs_current: bool | None = Field(
+        default=None, description="Every job's outputs made to its current specs (null: no outputs yet)"
     )
 
 

@@ -38,6 +38,8 @@ class EventType(StrEnum):
     EDIT_COMPLETED = "EditCompleted"
     EDIT_REJECTED = "EditRejected"
     EDIT_FAILED = "EditFailed"
+    # make reprocess asked for a stored upload's renditions again, at the current specs
+    REPROCESS_REQUESTED = "ReprocessRequested"
     # The tracker's verdict, published on every change: what every consumer applies, never re-derives.
     IMAGE_STATUS_CHANGED = "ImageStatusChanged"
 
@@ -97,6 +99,8 @@ class Producer:
     # False: the producer only records its events in the image log, never on the bus, so its role
     # needs no events:PutEvents.
     on_bus: bool = True
+    # The template that defines ``function`` (repository path): the app's, or a stack of its own.
+    template: str = "template.yaml"
 
 
 PRODUCERS: tuple[Producer, ...] = (
@@ -117,6 +121,13 @@ PRODUCERS: tuple[Producer, ...] = (
         frozenset({EventType.EDIT_COMPLETED, EventType.EDIT_REJECTED, EventType.EDIT_FAILED}),
     ),
     Producer("TrackerFunction", "TrackerFunction", frozenset({EventType.IMAGE_STATUS_CHANGED})),
+    # make reprocess: the ReprocessWorkflow's item function, in a stack of its own.
+    Producer(
+        "ReprocessWorkflow",
+        "ReprocessItemFunction",
+        frozenset({EventType.REPROCESS_REQUESTED}),
+        template="reprocess/template.yaml",
+    ),
 )
 
 # Each event type's contract version, as producers publish it today (``metadata.schemaVersion``
@@ -127,6 +138,9 @@ VERSIONS: Mapping[EventType, int] = dict.fromkeys(EventType, 1)
 PAIRINGS: Mapping[EventType, frozenset[EventType]] = {
     EventType.IMAGE_UPLOADED: frozenset(job.response for job in JOBS),
     EventType.EDIT_REQUESTED: frozenset({EventType.EDIT_COMPLETED}),
+    # a reprocess is the renditions job again (the queued one); like an edit, it has a status of
+    # its own and never changes the image's
+    EventType.REPROCESS_REQUESTED: frozenset({EventType.RENDITIONS_CREATED}),
 }
 
 

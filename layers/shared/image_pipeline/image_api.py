@@ -20,12 +20,13 @@ from image_pipeline.api_models import (
     ImagePage,
     ImageSummary,
     ImageView,
+    JobSpecs,
     OutputLink,
     PresignedPost,
     TraceView,
     UploadFacts,
 )
-from image_pipeline.catalogue import PAIRINGS, SETTLED, ImageStatus
+from image_pipeline.catalogue import PAIRINGS, SETTLED, EventType, ImageStatus, job_answering
 from image_pipeline.edits import (
     EditRequest,
     EditSource,
@@ -34,12 +35,14 @@ from image_pipeline.edits import (
     edit_requested,
     edit_state,
 )
-from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline.events import PipelineEvent
+from image_pipeline.imaging.specs import SPEC_VERSIONS
 from image_pipeline.keys import image_id_for_key, is_upload_key, new_image_id, upload_key
 from image_pipeline.moderation import WITHHELD_FLAGGED, moderated
 from image_pipeline.pairing import ImageState, derive_state, next_deadline, trace
 from image_pipeline.ports import EditStarter, EventPublisher, ImageLog, ImageRecord, ObjectStore
 from image_pipeline.problems import FieldProblem, InvalidInput
+from image_pipeline.reprocessing import latest_answers
 
 API_PRODUCER = "ApiFunction"
 
@@ -162,6 +165,20 @@ def _outputs(
     return outputs
 
 
+def _specs(answers: Mapping[EventType, PipelineEvent], spec_versions: Mapping[str, str]) -> dict[str, JobSpecs]:
+    """For each job with specs and an answer: the version its outputs were made to, and whether
+    that is the current one."""
+    found = {}
+    for response, answer in answers.items():
+        job = job_answering(response)
+        if job is None or job.name not in spec_versions or answer.type is not response:
+            continue
+        made = answer.data.get("specVersion")
+        latest = spec_versions[job.name]
+        found[job.name] = JobSpecs(made_to=made, latest=latest, current=made == latest)
+    return found
+
+
 def _upload(state: ImageState) -> UploadFacts | None:
     """The upload the image's status, outputs and analysis all come from."""
     uploaded = state.current.request if state.current else None
@@ -179,21 +196,33 @@ def _upload(state: ImageState) -> UploadFacts | None:
 
 
 def describe_image(
-    image_id: str, *, images: ImageLog, downloads: Downloads, stall_timeout: timedelta
+    image_id: str,
+    *,
+    images: ImageLog,
+    downloads: Downloads,
+    stall_timeout: timedelta,
+    spec_versions: Mapping[str, str] = SPEC_VERSIONS,
 ) -> ImageView | None:
     """The image's derived status, outputs (with download links) and analysis; None if unknown.
 
     Everything shown comes from one upload, the latest: its outputs, their links and its
-    analysis, never a mix of two uploads to the same key.
+    analysis, never a mix of two uploads to the same key. Each job's outputs are the newest
+    complete set made for that upload (a reprocess at newer specs replaces them all at once), and
+    ``specs`` says whether they are made to the job's current specs.
     """
     record = images.get_image(image_id)
     events = images.events(image_id)
     if record is None and not events:
         return None
     state = derive_state(events, stall_timeout)
-    responses = state.responses()
+    uploaded = state.current.request if state.current else None
+    if uploaded is not None and uploaded.type is EventType.IMAGE_UPLOADED:
+        responses = latest_answers(events, uploaded, spec_versions)
+    else:
+        responses = dict(state.responses())
     analysis = responses.get(EventType.IMAGE_ANALYZED)
     moderation = moderated(state, events)
+    specs = _specs(responses, spec_versions)
     upload = _upload(state)
     return ImageView(
         image_id=image_id,
@@ -211,6 +240,8 @@ def describe_image(
         outputs=_outputs(responses, downloads, moderation.withheld),
         analysis=analysis.data.get("analysis") if analysis else None,
         recognition=moderation.recognition(),
+        specs=specs,
+        outputs_current=all(s.current for s in specs.values()) if specs else None,
     )
 
 

@@ -64,6 +64,9 @@ def upload_version(sequencer: str) -> str:
     return hashlib.sha256(sequencer.encode()).hexdigest()[:16].upper()
 
 
-def output_key(image_id: str, version: str, name: str, extension: str) -> str:
-    """Outputs are kept per upload, so a link always shows the upload it was made from."""
-    return f"{OUTPUTS_PREFIX}{image_id}/{version}/{name}.{extension}"
+def output_key(image_id: str, version: str, name: str, extension: str, spec: str | None = None) -> str:
+    """Outputs are kept per upload, so a link always shows the upload it was made from, and per
+    spec version when the job has one, so a reprocess never overwrites what a link still shows and
+    one set of outputs never mixes two versions of the specs."""
+    folder = f"{version}/{spec}" if spec else version
+    return f"{OUTPUTS_PREFIX}{image_id}/{folder}/{name}.{extension}"

@@ -5,6 +5,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from image_pipeline.edits import EditWorkflowInput
 from image_pipeline.events import PipelineEvent
@@ -194,3 +195,11 @@ class EditStarter(ABC):
     def start(self, edit: EditWorkflowInput) -> str:
         """Start the edit's workflow and return its execution id; starting the same edit again
         starts nothing and returns the same id."""
+
+
+class JobFeed(ABC):
+    """A queued job's feed (its SQS queue): uploads handed to the job as it reads any upload."""
+
+    @abstractmethod
+    def send(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Send every message (a JSON object) or raise: a partial send is an error."""

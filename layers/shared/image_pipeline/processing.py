@@ -6,8 +6,13 @@ job's response event, ``ImageRejected`` (the image itself is bad: never
 retried), ``ImageProcessingFailed`` (the upload vanished) or ``UploadSuperseded`` (a newer
 upload replaced the object before the job could read it: the job reads exactly the announced
 version, by its ETag, or nothing). Anything else raises, so Lambda retries it and, in the end,
-parks it in a DLQ. Outputs are stored per upload (``outputs/<imageId>/<version>/``), so two
-uploads to one key never mix their files.
+parks it in a DLQ. Outputs are stored per upload and per version of the job's specs
+(``outputs/<imageId>/<version>/<specVersion>/``), so two uploads to one key, or two versions of
+the specs, never mix their files; the answer says which spec version made them (``specVersion``).
+
+A delivery may answer another request than the upload itself (``make reprocess``: a
+``ReprocessRequested``, see ``image_pipeline.reprocessing``): the answer then names that request
+as its cause and says ``reprocess: true``, so it is paired and counted apart from the upload's own.
 """
 
 import logging
@@ -27,6 +32,7 @@ from image_pipeline.imaging import (
     analyze,
     render,
 )
+from image_pipeline.imaging.specs import SPEC_VERSIONS
 from image_pipeline.keys import output_key
 from image_pipeline.ports import EventPublisher, ObjectChanged, ObjectMissing, ObjectStore, StoredObject
 from image_pipeline.uploads import UploadedObject
@@ -71,6 +77,8 @@ class UploadResponder:
     # The operation of each job; a function whose operation needs its deployment's choices (the
     # recognition backend and threshold) passes its own.
     operations: Mapping[str, Operation] = field(default_factory=lambda: OPERATIONS)
+    # Each job's spec version (by job name), recorded with its outputs: the deployed specs'.
+    spec_versions: Mapping[str, str] = field(default_factory=lambda: SPEC_VERSIONS)
 
     def respond(self, upload: UploadedObject, job: Job) -> PipelineEvent:
         event = self._outcome(upload, job)
@@ -78,14 +86,28 @@ class UploadResponder:
         log.info("%s for %s", event.type, upload.image_id, extra={"event_type": event.type})
         return event
 
-    def _event(self, upload: UploadedObject, event_type: EventType, data: dict[str, Any]) -> PipelineEvent:
+    def _event(
+        self, upload: UploadedObject, event_type: EventType, data: dict[str, Any], event_id: str | None = None
+    ) -> PipelineEvent:
+        marked = {**data, "reprocess": True} if upload.answers else data
         return PipelineEvent.new(
             event_type,
             image_id=upload.image_id,
             producer=self.producer,
-            causation_id=upload.upload_id,
-            data=data,
+            causation_id=upload.request_id,
+            data=marked,
+            event_id=event_id,
         )
+
+    def answer_again(self, upload: UploadedObject, event_type: EventType, data: Mapping[str, Any]) -> PipelineEvent:
+        """Answer this delivery's request with what the job already made for another request of
+        the same upload and specs (a live upload and a reprocess of it): the same outputs, no work.
+        Its id is the request's and the type's, so a redelivery publishes nothing new."""
+        unmarked = {k: v for k, v in data.items() if k != "reprocess"}
+        event = self._event(upload, event_type, unmarked, event_id=f"{upload.request_id}:{event_type.value}")
+        self.publisher.publish([event])
+        log.info("%s for %s (made for another request)", event.type, upload.image_id)
+        return event
 
     def _read(self, upload: UploadedObject) -> tuple[UploadedObject, StoredObject]:
         try:
@@ -116,6 +138,7 @@ class UploadResponder:
                 EventType.IMAGE_REJECTED,
                 {**exc.details, "reason": exc.reason, "message": str(exc), "job": job.name},
             )
+        spec = self.spec_versions.get(job.name)
         stored: dict[str, dict[str, Any]] = {}
         for rendition in result.renditions:
             if rendition.same_as in stored:  # the same bytes as an earlier output: one object serves both
@@ -125,21 +148,23 @@ class UploadResponder:
                     "sameAs": rendition.same_as,
                 }
             else:
-                stored[rendition.name] = self._store(upload, rendition)
+                stored[rendition.name] = self._store(upload, rendition, spec)
         outputs = list(stored.values())
         data = dict(result.data)
         if outputs:
             data["outputs"] = outputs
+        if spec is not None:
+            data["specVersion"] = spec
         return self._event(upload, job.response, data)
 
-    def _store(self, upload: UploadedObject, rendition: Rendition) -> dict[str, Any]:
-        key = output_key(upload.image_id, upload.version, rendition.name, rendition.extension)
+    def _store(self, upload: UploadedObject, rendition: Rendition, spec: str | None) -> dict[str, Any]:
+        key = output_key(upload.image_id, upload.version, rendition.name, rendition.extension, spec)
         self.store.put(
             self.outputs_bucket,
             key,
             rendition.data,
             content_type=rendition.media_type,
-            metadata={"image-id": upload.image_id},
+            metadata={"image-id": upload.image_id, **({"spec-version": spec} if spec else {})},
         )
         return {
             "name": rendition.name,

@@ -111,3 +111,18 @@ class EditPublishSettings(Settings):
     images_bucket: str
     app_bus_name: str
     event_source: str
+
+
+class ReprocessSettings(_Tracking):
+    """The ReprocessWorkflow's item function (reprocess/template.yaml): it reads the image log,
+    records and announces its requests, and hands uploads to the renditions job's queue."""
+
+    app_bus_name: str
+    event_source: str
+    rendition_queue_url: str = Field(min_length=1)
+    # How long an item waits for its answer (its child execution is Express: five minutes at most).
+    answer_timeout_seconds: int = Field(gt=0, le=240)
+
+    @property
+    def answer_timeout(self) -> timedelta:
+        return timedelta(seconds=self.answer_timeout_seconds)

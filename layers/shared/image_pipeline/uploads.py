@@ -6,6 +6,10 @@ rule delivers; also the body of each RenditionQueue message) and the classic S3 
 :class:`UploadedObject`. Other S3 events (deletions, keys outside ``uploads/``, objects of another
 bucket than the function's) are :class:`Ignored` with a reason; anything that is not an S3 event at
 all is :class:`~image_pipeline.event_shapes.UnsupportedEvent`.
+
+``make reprocess`` sends a job a stored upload again in the EventBridge shape (:func:`object_created`),
+marked with the request it answers (``answers``), so the job's answer pairs with that request and
+not with the upload's own ``ImageUploaded``.
 """
 
 import logging
@@ -16,6 +20,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict
 
+from image_pipeline.catalogue import EventType
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.keys import image_id_for_key, is_upload_key, upload_version
 
@@ -38,6 +43,9 @@ class UploadedObject(BaseModel):
     # EventBridge's S3 key encoding is not documented (Powertools URL-decodes it, the local engine
     # sends it raw): when decoding changes the key, the decoded one is tried if the raw one is missing.
     decoded_key: str | None = None
+    # The request this delivery answers when it is not the upload itself: a ReprocessRequested's
+    # event id (make reprocess). None: the upload's own ImageUploaded.
+    answers: str | None = None
 
     @property
     def image_id(self) -> str:
@@ -51,6 +59,11 @@ class UploadedObject(BaseModel):
     def upload_id(self) -> str:
         """Names this upload: the ImageUploaded event's id and every response's ``causationId``."""
         return f"{self.image_id}@{self.version}"
+
+    @property
+    def request_id(self) -> str:
+        """The request the job's answer pairs with (its ``causationId``)."""
+        return self.answers or self.upload_id
 
     def with_decoded_key(self) -> "UploadedObject | None":
         if self.decoded_key is None:
@@ -111,6 +124,16 @@ def _ignored(*, created: bool, what: str, bucket: str, key: str, expected: str |
     return None
 
 
+def _answers(event: dict[str, Any]) -> str | None:
+    """The request a re-sent upload answers (see :func:`object_created`); None for S3's own events."""
+    if "answers" not in event:
+        return None
+    answers = event["answers"]
+    if answers.get("type") != EventType.REPROCESS_REQUESTED.value or not str(answers.get("eventId") or ""):
+        raise ValueError(f"answers must name a {EventType.REPROCESS_REQUESTED.value} by its eventId: {answers!r}")
+    return str(answers["eventId"])
+
+
 def _from_eventbridge(event: dict[str, Any], expected: str | None) -> Announced:
     detail = event["detail"]
     bucket, obj = detail["bucket"]["name"], detail["object"]
@@ -118,7 +141,30 @@ def _from_eventbridge(event: dict[str, Any], expected: str | None) -> Announced:
     created = kind == "Object Created"
     if ignored := _ignored(created=created, what=f"'{kind}'", bucket=bucket, key=key, expected=expected):
         return Announced([], [ignored])
-    return Announced([_created(bucket, obj, event.get("time"), key=key, may_be_encoded=True)], [])
+    upload = _created(bucket, obj, event.get("time"), key=key, may_be_encoded=True)
+    if (answers := _answers(event)) is not None:
+        upload = upload.model_copy(update={"answers": answers, "decoded_key": None})
+    return Announced([upload], [])
+
+
+def object_created(upload: UploadedObject, *, answers: str) -> dict[str, Any]:
+    """A stored upload as the EventBridge "Object Created" event its job reads, marked with the
+    request (a ReprocessRequested's event id) the job's answer is to pair with."""
+    return {
+        "version": "0",
+        "id": answers,
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "time": upload.uploaded_at.isoformat(),
+        "resources": [f"arn:aws:s3:::{upload.bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": upload.bucket},
+            "object": {"key": upload.key, "size": upload.size, "etag": upload.etag, "sequencer": upload.sequencer},
+            "reason": "PutObject",
+        },
+        "answers": {"type": EventType.REPROCESS_REQUESTED.value, "eventId": answers},
+    }
 
 
 def _from_notification(event: dict[str, Any], expected: str | None) -> Announced:

@@ -1,4 +1,5 @@
-"""The image functions' AWS wiring: real adapters from settings, and idempotency per upload."""
+"""The image functions' AWS wiring: real adapters from settings, and idempotency per upload and
+version of the job's specs."""
 
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -9,12 +10,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from pydantic import BaseModel, ConfigDict
 
 from image_pipeline import catalogue
 from image_pipeline.aws.eventbridge import EventBridgePublisher
 from image_pipeline.aws.observability import measured
 from image_pipeline.aws.s3 import S3ObjectStore
-from image_pipeline.catalogue import Job
+from image_pipeline.catalogue import EventType, Job
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.imaging import ImageLimits
 from image_pipeline.processing import OPERATIONS, UploadResponder
@@ -28,9 +30,20 @@ if TYPE_CHECKING:
 
     from image_pipeline.processing import Operation
 
-# One upload = one object version: a duplicate delivery of it does no duplicate work.
-UPLOAD_IDENTITY = "[bucket, key, sequencer]"
+# One piece of work = one object version made to one version of the job's specs: a duplicate
+# delivery does no duplicate work, a reprocess at new specs does it again, and a live upload and a
+# reprocess of it at the same specs do it once.
+WORK_IDENTITY = "[upload.bucket, upload.key, upload.sequencer, spec_version]"
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+
+
+class Work(BaseModel):
+    """What a job is idempotent on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    upload: UploadedObject
+    spec_version: str | None  # the job's (None: a job without specs, e.g. analysis)
 
 
 def upload_responder(
@@ -52,27 +65,41 @@ def upload_responder(
 
 
 class IdempotentJob:
-    """Runs a job at most once per upload (Powertools idempotency, keyed on the object version)."""
+    """Runs a job at most once per upload and spec version (Powertools idempotency, keyed on the
+    object version and the job's spec version), and answers every request for that work."""
 
     def __init__(self, job: Job, table_name: str) -> None:
+        self.job = job
         self.config = IdempotencyConfig(
-            event_key_jmespath=UPLOAD_IDENTITY,
+            event_key_jmespath=WORK_IDENTITY,
             raise_on_no_idempotency_key=True,
             expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
         )
         persistence = DynamoDBPersistenceLayer(table_name=table_name)
 
-        def respond(upload: UploadedObject, responder: UploadResponder) -> dict[str, str]:
-            event = responder.respond(upload, job)
-            return {"imageId": event.image_id, "type": event.type.value, "eventId": event.event_id}
+        def respond(work: Work, responder: UploadResponder) -> dict[str, Any]:
+            event = responder.respond(work.upload, job)
+            # kept whole, so another request for the same work can be answered with it
+            return {
+                "imageId": event.image_id,
+                "type": event.type.value,
+                "eventId": event.event_id,
+                "causationId": event.causation_id,
+                "data": event.data,
+            }
 
-        decorate = idempotent_function(
-            data_keyword_argument="upload", persistence_store=persistence, config=self.config
-        )
+        decorate = idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config)
         self._respond: Callable[..., dict[str, Any]] = decorate(respond)
 
     def __call__(self, upload: UploadedObject, responder: UploadResponder) -> dict[str, Any]:
-        return self._respond(upload=upload, responder=responder)
+        work = Work(upload=upload, spec_version=responder.spec_versions.get(self.job.name))
+        done = self._respond(work=work, responder=responder)
+        if done.get("causationId") in (None, upload.request_id):
+            return {k: done[k] for k in ("imageId", "type", "eventId")}
+        # The work was done for another request of this upload (its own ImageUploaded, or a
+        # reprocess of it at the same specs): answer this one with the same outcome.
+        event = responder.answer_again(upload, EventType(done["type"]), done.get("data") or {})
+        return {"imageId": event.image_id, "type": event.type.value, "eventId": event.event_id}
 
 
 def answer_uploads(

@@ -5,7 +5,9 @@ Two kinds of counters, each written in one transaction with the marker that make
 * per event (the event's own day): events by type, rejects by reason, bytes in (the analysed
   original) and out (every rendition written), originals by format; moderation's verdicts
   (``moderation.flagged``, ``.passed``, ``.unchecked`` when the backend looks at nothing) and the
-  most confident labels of each recognized image (``labels.<name>``);
+  most confident labels of each recognized image (``labels.<name>``); what ``make reprocess``
+  made again is counted apart (``reprocessed.<job>``, ``reprocessed.bytesOut``,
+  ``reprocessed.rejects.<reason>``), never as new uploads' work;
 * per image (the day the image was created): how many images are in each status *now*, and the
   latency histogram (``latency.le_<ms>``) of those in a final status, that p50/p95 are read from.
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from image_pipeline.catalogue import ImageStatus
+from image_pipeline.catalogue import ImageStatus, job_answering
 from image_pipeline.events import EventType, PipelineEvent
 
 log = logging.getLogger(__name__)
@@ -49,14 +51,29 @@ def latency_bucket(latency_ms: int) -> str:
     return "latency.le_inf"
 
 
+def _outputs_bytes(data: Mapping[str, Any]) -> int:
+    return sum(int(o.get("bytes", 0)) for o in data.get("outputs", []))
+
+
+def reprocess_counters(event: PipelineEvent) -> dict[str, int]:
+    """What a job's answer to a reprocess (``data.reprocess``) adds: its own counters."""
+    if (job := job_answering(event.type)) is not None:
+        return {f"reprocessed.{job.name}": 1, "reprocessed.bytesOut": _outputs_bytes(event.data)}
+    if event.type is EventType.IMAGE_REJECTED:
+        return {f"reprocessed.rejects.{event.data.get('reason', 'unknown')}": 1}
+    return {}
+
+
 def event_counters(event: PipelineEvent) -> dict[str, int]:
     """What one event adds to its day."""
     counters = {f"events.{event.type.value}": 1}
     data = event.data
+    if data.get("reprocess"):
+        return counters | reprocess_counters(event)
     if event.type is EventType.IMAGE_REJECTED:
         counters[f"rejects.{data.get('reason', 'unknown')}"] = 1
     if event.type in {EventType.THUMBNAIL_CREATED, EventType.RENDITIONS_CREATED}:
-        counters["bytesOut"] = sum(int(o.get("bytes", 0)) for o in data.get("outputs", []))
+        counters["bytesOut"] = _outputs_bytes(data)
     if event.type is EventType.IMAGE_ANALYZED:
         analysis = data.get("analysis", {})
         counters["bytesIn"] = int(analysis.get("bytes", 0))
@@ -215,6 +232,7 @@ class DailyStats:
     bytes_out: int
     moderation: dict[str, int]
     labels: dict[str, int]
+    reprocessed: dict[str, int]  # make reprocess's work: by job, bytesOut, rejects.<reason>
 
     @classmethod
     def from_counters(cls, day: str, counters: Mapping[str, int]) -> "DailyStats":
@@ -233,6 +251,7 @@ class DailyStats:
             bytes_out=int(counters.get("bytesOut", 0)),
             moderation=group("moderation."),
             labels=group("labels."),
+            reprocessed=group("reprocessed."),
         )
 
     def top_labels(self, count: int = SHOWN_LABELS) -> dict[str, int]:
@@ -265,4 +284,5 @@ class DailyStats:
             "latencyP95Ms": self.percentile(0.95),
             "moderation": self.moderation,
             "topLabels": self.top_labels(),
+            "reprocessed": self.reprocessed,
         }

@@ -1,11 +1,19 @@
-"""What to make of an image: declarative specs, and the renditions the pipeline makes."""
+"""What to make of an image: declarative specs, the renditions the pipeline makes, and their versions.
 
-from dataclasses import dataclass, field
-from typing import Literal
+Plain data, no Pillow: the API reads the spec versions too (``GET /images/{id}`` says whether an
+image's outputs are current), and it ships no Pillow.
+"""
 
-from image_pipeline.imaging.filters import FILTERS
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Final, Literal
 
 OutputFormat = Literal["JPEG", "WEBP", "AVIF", "PNG"]
+
+# The looks a spec may name (imaging.filters makes exactly these; tests hold the two equal).
+FILTER_NAMES: Final = frozenset({"autocontrast", "blur", "grayscale", "invert", "sepia", "sharpen", "vivid"})
 
 
 @dataclass(frozen=True)
@@ -45,8 +53,8 @@ class RenditionSpec:
     def __post_init__(self) -> None:
         if self.max_side < 1:
             raise ValueError(f"max_side must be positive, got {self.max_side}")
-        if self.filter is not None and self.filter not in FILTERS:
-            raise ValueError(f"unknown filter {self.filter!r}; choose one of {sorted(FILTERS)}")
+        if self.filter is not None and self.filter not in FILTER_NAMES:
+            raise ValueError(f"unknown filter {self.filter!r}; choose one of {sorted(FILTER_NAMES)}")
 
 
 @dataclass(frozen=True)
@@ -73,3 +81,26 @@ PREVIEWS: tuple[RenditionSpec, ...] = (
     RenditionSpec("crop-square", 512, "JPEG", crop=CropSpec("content", aspect=(1, 1))),
     RenditionSpec("filter-sepia", 512, "JPEG", filter="sepia"),
 )
+
+# What each job of the catalogue makes, by job name (processing.OPERATIONS renders exactly these).
+JOB_SPECS: Final[Mapping[str, tuple[RenditionSpec, ...]]] = {
+    "thumbnail": (THUMBNAIL,),
+    "renditions": (*WEB_RENDITIONS, *PREVIEWS),
+}
+
+# Bump it when the rendering code changes what the same specs make (an encoder setting, a colour
+# fix): it is part of every version, so everything made before becomes out of date.
+RENDERING_REVISION: Final = 1
+
+
+def spec_version(specs: Sequence[RenditionSpec]) -> str:
+    """A short name for what ``specs`` make: 12 hex digits of a SHA-256 of their content (and of
+    ``RENDERING_REVISION``). Any change to a spec gives another version; the same specs in any
+    order give the same one (outputs are named, not ordered)."""
+    content = sorted((asdict(spec) for spec in specs), key=lambda spec: str(spec["name"]))
+    canonical = json.dumps({"revision": RENDERING_REVISION, "specs": content}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+# Each job's current spec version: every output and every answer of the job records the one it was made to.
+SPEC_VERSIONS: Final[Mapping[str, str]] = {job: spec_version(specs) for job, specs in JOB_SPECS.items()}
