@@ -83,29 +83,23 @@ def deploy(build: Build, stack_name: str, environment: dict[str, str]) -> None:
         [str(ROOT / ".venv" / "bin" / "python"), "-m", "tools.local_api"],
         ["make", "-s", "deploy-reprocess"],
     ]
-    for step in steps[:1]:
+    for step in steps:
         done = subprocess.run(step, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, f"{' '.join(step[:3])}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
-    follow_the_layer(stack_name, "ApiFunction")
-    for step in steps[1:]:
-        done = subprocess.run(step, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, f"{' '.join(step[:3])}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+    assert_the_alias_serves_the_new_layer(stack_name, "ApiFunction")
 
 
-def follow_the_layer(stack_name: str, function: str, alias: str = "live") -> None:
-    """Point the function's alias at a version with the new shared layer. SAM hashes a function's
-    ``Layers`` as written (a Ref), so AutoPublishAlias publishes no new version when only the
-    layer's content changed, and the alias keeps serving the old layer (on AWS too)."""
+def assert_the_alias_serves_the_new_layer(stack_name: str, function: str, alias: str = "live") -> None:
+    """The function's alias serves the new shared layer: the layer's PublishLambdaVersion makes a
+    change of its content alone a new version of the function (without it, SAM hashes ``Layers``
+    as written, a Ref, and the alias would keep serving the old layer, on AWS too)."""
     cloudformation, aws_lambda = boto3.client("cloudformation"), boto3.client("lambda")
     name = cloudformation.describe_stack_resource(StackName=stack_name, LogicalResourceId=function)[
         "StackResourceDetail"
     ]["PhysicalResourceId"]
     latest = aws_lambda.get_function_configuration(FunctionName=name)
     served = aws_lambda.get_function_configuration(FunctionName=name, Qualifier=alias)
-    if [layer["Arn"] for layer in served.get("Layers", [])] == [layer["Arn"] for layer in latest.get("Layers", [])]:
-        return
-    version = aws_lambda.publish_version(FunctionName=name)["Version"]
-    aws_lambda.update_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+    assert [layer["Arn"] for layer in served.get("Layers", [])] == [layer["Arn"] for layer in latest.get("Layers", [])]
 
 
 def described_parameter(described: dict[str, object], key: str) -> str:

@@ -66,3 +66,22 @@ def test_a_configuration_change_reaches_the_version_the_api_serves(tmp_path: Pat
     (tmp_path / "b").mkdir()
     # Then the alias the API calls points at a new version (a version freezes its configuration)
     assert _api_version(text, tmp_path / "a") != _api_version(changed, tmp_path / "b")
+
+
+def test_new_shared_code_reaches_the_version_the_api_serves(tmp_path: Path) -> None:
+    if not SAM_PYTHON.exists():
+        pytest.skip("the SAM CLI venv is not built (make test builds it)")
+    # Given the template as sam package leaves it twice, with only the layer's content changed
+    text = (ROOT / "template.yaml").read_text()
+    declared = text.split("  SharedLayer:", 1)[1]
+    uri = re.search(r"^      ContentUri: .*$", declared, re.MULTILINE)
+    assert uri is not None
+
+    def packaged(key: str) -> str:
+        return text.replace(uri.group(0), f"      ContentUri: {{Bucket: artifacts, Key: {key}}}", 1)
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    # Then the alias points at a new version: the old one keeps the old layer (SAM hashes the layer's
+    # properties into the version only when the layer says PublishLambdaVersion)
+    assert _api_version(packaged("one.zip"), tmp_path / "a") != _api_version(packaged("two.zip"), tmp_path / "b")
