@@ -70,8 +70,9 @@ TOLERATED_FAILURE_PERCENTAGE ?= 5
 DRY_RUN ?=
 PREFIX ?= uploads/
 REPROCESS_IMAGES ?= 500
-# The client tools read the hub's aggregates with the shared package's domain code.
+# Every tool runs with the shared package on its path: they speak the catalogue's names.
 TOOLS_PATH := PYTHONPATH=layers/shared
+TOOL := $(TOOLS_PATH) $(PY) -m
 output = $$($(LOCAL_AWS) $(VENV)/bin/aws cloudformation describe-stacks --stack-name $(HUB_STACKS)-$(1) \
 	--query "Stacks[0].Outputs[?OutputKey=='$(2)'].OutputValue" --output text)
 
@@ -90,7 +91,7 @@ run: up ## Upload the sample images (or IMAGES=dir) through the local stack; rep
 		tail -n 40 .engine/deploy.log; echo "deploy failed: the whole log is in .engine/deploy.log"; exit 1; \
 	fi; \
 	echo "... deployed in $$(( $$(date +%s) - start )) s"
-	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.run --images "$(IMAGES)" $(if $(filter events/images,$(IMAGES)),--expect complete)
+	@$(LOCAL_AWS) $(TOOL) tools.run --images "$(IMAGES)" $(if $(filter events/images,$(IMAGES)),--expect complete)
 
 test: venvs ## Every test: unit (moto), integration and end-to-end (local engine)
 	$(PY) -m pytest tests/unit tests/integration tests/e2e
@@ -133,10 +134,10 @@ load: venvs ## N=40 uploads, 8 clients, through a freshly deployed local stack: 
 	@$(LOCAL_AWS) $(PY) -m tests.bench.load --count $(N) --concurrency $(CONCURRENCY)
 
 up: venvs ## Start the local engine (ministack) on 127.0.0.1, port PORT=4566
-	@$(PY) -m tools.engine up
+	@$(TOOL) tools.engine up
 
 down: ## Stop the local engine
-	@if [ -x $(PY) ]; then $(PY) -m tools.engine down; else echo "nothing to stop"; fi
+	@if [ -x $(PY) ]; then $(TOOL) tools.engine down; else echo "nothing to stop"; fi
 
 build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
 	@$(MAKE) build-app-local $(addprefix build-part-,$(HUB_PARTS) reprocess)  # one at a time: they share .aws-sam/deps
@@ -159,26 +160,26 @@ build-part-%: $(DEV_READY) $(SAM_READY)
 
 # The hub, then its consumers, then the app (with the pipeline's own package and deploy steps).
 deploy-local: up build-local ## Deploy the app, the hub and both consumers to the local engine
-	@$(PY) -m tools.build check $(LOCAL_BUILD_DIR)
+	@$(TOOL) tools.build check $(LOCAL_BUILD_DIR)
 	$(call deploy_part,hub,$(PART_PARAMS))
 	@$(MAKE) $(addprefix deploy-consumer-,$(CONSUMERS))
-	@stack=$$($(LOCAL_AWS) $(PY) -m tools.stack name); hub=$(call output,hub,CentralBusArn); \
+	@stack=$$($(LOCAL_AWS) $(TOOL) tools.stack name); hub=$(call output,hub,CentralBusArn); \
 	$(LOCAL_AWS) $(MAKE) pipeline-package pipeline-deploy BUILD_DIR=$(LOCAL_BUILD_DIR) STACK_NAME="$$stack" \
 		ARCHITECTURE=$(ARCH) ARTIFACTS_BUCKET= CFN_ROLE_ARN= PARAMETERS="$(LOCAL_PARAMS) CentralBusArn=$$hub"
-	@$(LOCAL_AWS) $(PY) -m tools.local_api  # what the engine drops from SAM's API definition
+	@$(LOCAL_AWS) $(TOOL) tools.local_api  # what the engine drops from SAM's API definition
 	@$(MAKE) deploy-reprocess
 
 # make reprocess's stack, after the app: its parameters are the app stack's outputs.
 deploy-reprocess: $(DEV_READY) $(SAM_READY)
-	@stack=$$($(LOCAL_AWS) $(PY) -m tools.stack name 2>/dev/null); \
-	wiring=$$($(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.reprocess wiring); \
+	@stack=$$($(LOCAL_AWS) $(TOOL) tools.stack name 2>/dev/null); \
+	wiring=$$($(LOCAL_AWS) $(TOOL) tools.reprocess wiring); \
 	$(LOCAL_AWS) $(SAM) deploy --template-file .aws-sam/local-reprocess/template.yaml --stack-name "$$stack-reprocess" \
 		--capabilities CAPABILITY_IAM --resolve-s3 --no-confirm-changeset --no-fail-on-empty-changeset --no-progressbar \
 		--parameter-overrides $(PART_PARAMS) $$wiring MaxConcurrency=$(REPROCESS_CONCURRENCY) \
 		ToleratedFailurePercentage=$(TOLERATED_FAILURE_PERCENTAGE)
 
 reprocess: $(DEV_READY) ## Bring every stored image's outputs to the current specs (DRY_RUN=1: count and price it; PREFIX=uploads/0: a part)
-	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.reprocess $(if $(DRY_RUN),dry-run,run) --prefix "$(PREFIX)"
+	@$(LOCAL_AWS) $(TOOL) tools.reprocess $(if $(DRY_RUN),dry-run,run) --prefix "$(PREFIX)"
 
 bench-reprocess: venvs ## Reprocess >= 500 stored images on a fresh local stack vs the same jobs in-process (out/)
 	@$(MAKE) -s down > /dev/null
@@ -197,28 +198,28 @@ define deploy_part
 endef
 
 query: $(DEV_READY) ## Run the archive's report queries (consumers/history/queries) on the local stack's Athena
-	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.query
+	@$(LOCAL_AWS) $(TOOL) tools.query
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
-	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.stack env
+	@$(LOCAL_AWS) $(TOOL) tools.stack env
 
 stats: $(DEV_READY) ## The day's aggregates (DATE=YYYY-MM-DD, default today), through the aggregates consumer's GraphQL API
-	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tools.hub stats $(if $(DATE),--date $(DATE))
+	@$(LOCAL_AWS) $(TOOL) tools.hub stats $(if $(DATE),--date $(DATE))
 
 engine-env: ## Print export lines that point AWS clients and the SAM CLI at the local engine
 	@$(foreach v,$(LOCAL_AWS),echo "export $(v)";)
 
 events: $(DEV_READY) ## Sample events for the local stack in out/events/ (sam remote invoke --event-file)
-	@$(LOCAL_AWS) $(PY) -m tools.events
+	@$(LOCAL_AWS) $(TOOL) tools.events
 
 openapi: $(DEV_READY) ## The API's OpenAPI document, generated from its routes, in out/openapi.json
-	@$(TOOLS_PATH) $(PY) -m tools.openapi out/openapi.json
+	@$(TOOL) tools.openapi out/openapi.json
 
 # sam remote invoke does the invoking; tools.events gives the event the stack's names (read-only).
 invoke: $(DEV_READY) $(SAM_READY) ## Invoke a deployed function with an event file: make invoke FN=ThumbnailFunction EVENT=events/s3put.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<event file>"; exit 2; }
-	@event=$$($(LOCAL_AWS) $(PY) -m tools.events "$(EVENT)"); \
-	stack=$$($(PY) -m tools.stack name 2> /dev/null); \
+	@event=$$($(LOCAL_AWS) $(TOOL) tools.events "$(EVENT)"); \
+	stack=$$($(TOOL) tools.stack name 2> /dev/null); \
 	$(LOCAL_AWS) $(SAM) remote invoke "$(FN)" --stack-name "$$stack" --event-file "$$event"; \
 	echo
 
@@ -248,7 +249,7 @@ clean: down ## Remove build output, reports and the venvs
 # their bytecode (Lambda's /opt is read-only, so without it every cold start compiles Powertools,
 # pydantic and Pillow again). See tools/build.py.
 define finish_layers
-	$(PY) -m tools.build layers $(1)
+	$(TOOL) tools.build layers $(1)
 endef
 
 # ---------------------------------------------------------------- venvs (Python 3.13)

@@ -31,6 +31,9 @@ def test_the_api_calls_the_live_alias_of_the_latest_version(stack: Stack) -> Non
             integration = api.get_integration(
                 restApiId=stack.outputs["ApiId"], resourceId=resource["id"], httpMethod=method
             )
+            if integration["type"] == "MOCK":  # only CORS preflights are answered by the gateway itself
+                assert method == "OPTIONS", resource["path"]
+                continue
             assert f"function:{function}:live/invocations" in integration["uri"], resource["path"]
             routes += 1
     assert routes >= 3

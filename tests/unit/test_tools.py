@@ -1,6 +1,9 @@
 """tools/ says why each of its pieces exists, and keeps none the CLIs replaced."""
 
+import os
 import re
+import subprocess
+import sys
 
 from tests.template import ROOT
 
@@ -24,3 +27,23 @@ def test_what_a_cli_does_is_left_to_it() -> None:
     assert "$(SAM) remote invoke" in makefile
     assert "cloudformation describe-stacks" in makefile
     assert not (TOOLS / "invoke.py").exists()
+
+
+def test_every_tool_the_makefile_runs_starts_with_the_path_it_runs_with() -> None:
+    """A tool started without the shared package on its path fails on its first import (make invoke did)."""
+    makefile = (ROOT / "Makefile").read_text()
+    named = set(re.findall(r"\btools\.(\w+)", makefile))
+    assert named, "the Makefile runs no tools"
+    assert not re.search(r"\$\(PY\) -m tools\.", makefile), "every tool runs through $(TOOL)"
+    tool = subprocess.run(
+        ["make", "-s", "--no-print-directory", "--eval", "print-tool: ; @echo $(TOOL)", "print-tool"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    env_prefix = dict(item.split("=", 1) for item in tool if "=" in item and not item.startswith("-"))
+    python = sys.executable
+    for module in sorted(named):
+        done = subprocess.run(
+            [python, "-c", f"import tools.{module}"],
+            cwd=ROOT, env={"PATH": os.environ["PATH"], **env_prefix}, capture_output=True, text=True, check=False,
+        )
+        assert done.returncode == 0, f"tools.{module}: {done.stderr.strip().splitlines()[-1:]}"
