@@ -33,6 +33,12 @@ class EventType(StrEnum):
     EDIT_COMPLETED = "EditCompleted"
     EDIT_REJECTED = "EditRejected"
     EDIT_FAILED = "EditFailed"
+    # issue 17: the tracker's one announcement of each status change (the lead's catalogue owns these)
+    IMAGE_STATUS_CHANGED = "ImageStatusChanged"
+    EDIT_STATUS_CHANGED = "EditStatusChanged"
+    # issue 20: the requester was told (never change a status; recorded in the image's trace)
+    STATUS_PUSHED = "StatusPushed"
+    WEBHOOK_ATTEMPTED = "WebhookAttempted"
 
 
 class NotAPipelineEvent(ValueError):

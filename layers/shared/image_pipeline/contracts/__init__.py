@@ -41,6 +41,8 @@ OWNERS: Mapping[str, frozenset[str]] = {
     "EditCompleted": frozenset({"EditWorkflow"}),
     "EditRejected": frozenset({"EditWorkflow"}),
     "EditFailed": frozenset({"EditWorkflow"}),
+    "StatusPushed": frozenset({"NotifierFunction"}),
+    "WebhookAttempted": frozenset({"WebhookSender"}),
 }
 
 # producer -> its function's logical id in template.yaml (where the two names differ).
