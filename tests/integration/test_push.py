@@ -31,6 +31,7 @@ from tests.integration.push_helpers import (
     watch_url,
 )
 from tests.integration.test_pipeline import _jpeg
+from tests.readme import readme_receiver
 from tests.websocket import HandshakeRefused, WebSocket
 from tools.client import PipelineClient
 from tools.stack import Stack
@@ -67,7 +68,10 @@ def test_a_receiver_gets_one_signed_post_of_the_final_status_retried_after_a_500
 ) -> None:
     # Given an image whose requester gave a callback URL, and a receiver that first answers 500
     set_callback(stack, image["imageId"], receiver.url)
-    secret = WebhookSecret.parse("whsec_" + secret_value(stack, "WebhookSecretArn").removeprefix("whsec_"))
+    # (read as the README says: whsec_<the secret's value>)
+    secret_text = "whsec_" + secret_value(stack, "WebhookSecretArn").removeprefix("whsec_")
+    secret = WebhookSecret.parse(secret_text)
+    readme = readme_receiver(secret_text)
     # When the tracker announces the image's final status
     change = announce(stack, image, "COMPLETE", final=True, version=next_version(), event_id=f"it-{uuid.uuid4().hex}")
     # Then the receiver gets it twice: 500, then (after the backoff, through the queue) 200
@@ -78,11 +82,15 @@ def test_a_receiver_gets_one_signed_post_of_the_final_status_retried_after_a_500
         assert post.path == "/hooks/images?token=receiver-secret"
         # signed: the receiver verifies it with the secret from the stack's WebhookSecretArn
         assert verify([secret], post.headers, post.body, now=int(post.headers["webhook-timestamp"])) == change.event_id
+        # and so does the README's receiver, which a customer copies
+        assert readme.verify(post.headers, post.body)["imageId"] == image["imageId"]
         # with what GET /images/{id} answers
         body = json.loads(post.body)
         assert (body["imageId"], body["status"], body["upload"]) == (image["imageId"], "COMPLETE", image["upload"])
         assert set(body["outputs"]) == set(image["outputs"])
     # and a body changed on the way (or another secret) is one the receiver must reject
+    with pytest.raises(ValueError, match="signature"):
+        readme.verify(second.headers, second.body.replace(b"COMPLETE", b"REJECTED"))
     with pytest.raises(VerificationFailed):
         verify(
             [secret],

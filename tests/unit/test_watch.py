@@ -10,6 +10,7 @@ from image_pipeline.notify.watch import (
     CONNECTION_LIFETIME,
     TOKEN_TTL,
     InvalidWatchToken,
+    WatchLinks,
     WatchRequest,
     check_watch_token,
     client_endpoint,
@@ -18,7 +19,7 @@ from image_pipeline.notify.watch import (
     watch_link,
     watch_token,
 )
-from tests.notify_fakes import InMemoryWatchers
+from tests.notify_fakes import InMemoryWatchers, StaticSecret
 
 IMAGE = "0123456789abcdef0123456789abcdef"
 OTHER = "fedcba9876543210fedcba9876543210"
@@ -120,6 +121,20 @@ def test_the_watch_link_is_the_stage_url_with_a_token_valid_for_fifteen_minutes(
     assert datetime.fromisoformat(watch["expiresAt"]) == NOW + TOKEN_TTL
     token = watch["url"].split("token=")[1]
     assert check_watch_token(token, [KEY], NOW + TOKEN_TTL - timedelta(seconds=1)) == IMAGE
+
+
+def test_the_api_hands_out_a_watch_object_signed_with_the_current_key() -> None:
+    # Given the watch key just rotated (current first, previous second)
+    links = WatchLinks(StaticSecret("n" * 64, "o" * 64), ENDPOINT, engine_url="http://127.0.0.1:4614")
+    # When POST /images builds its watch object
+    watch = links.for_image(IMAGE, NOW)
+    # Then the URL is the engine's form locally, and its token is signed with the new key
+    assert watch["url"].startswith("ws://127.0.0.1:4614/_aws/execute-api/a1b2c3d4e5/v1?token=")
+    token = watch["url"].split("token=")[1]
+    assert check_watch_token(token, [b"n" * 64], NOW) == IMAGE
+    with pytest.raises(InvalidWatchToken):
+        check_watch_token(token, [b"o" * 64], NOW)
+    assert WatchLinks(StaticSecret("n" * 64), ENDPOINT).for_image(IMAGE, NOW)["url"].startswith(f"{ENDPOINT}?token=")
 
 
 def test_clients_connect_to_the_stage_on_aws_and_to_the_engines_path_form_locally() -> None:

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.keys import is_image_id
-from image_pipeline.notify.ports import Watchers
+from image_pipeline.notify.ports import SecretVersions, Watchers
 
 TOKEN_TTL = timedelta(minutes=15)  # time to open the socket: the upload URL lives 10 minutes
 CONNECTION_LIFETIME = timedelta(hours=2)  # API Gateway closes a WebSocket connection after 2 hours
@@ -75,6 +75,25 @@ def watch_link(image_id: str, *, key: bytes, endpoint: str, now: datetime, ttl: 
     expires_at = (now + ttl).astimezone(UTC).replace(microsecond=0)
     token = watch_token(image_id, key, expires_at)
     return WatchLink(url=f"{endpoint}?token={quote(token, safe='')}", expires_at=expires_at)
+
+
+@dataclass(frozen=True)
+class WatchLinks:
+    """The ``watch`` object ``POST /images`` (and ``POST /images/{id}/edits``) answer with::
+
+    links = WatchLinks(SecretsManagerVersions(settings.watch_secret_arn), settings.watch_endpoint,
+                       os.environ.get("AWS_ENDPOINT_URL"))
+    body["watch"] = links.for_image(image_id, now)   # {"url": "wss://...?token=...", "expiresAt"}
+    """
+
+    keys: SecretVersions  # the watch key: tokens are signed with its current value
+    endpoint: str  # the stage's URL as the template gives it: wss://<apiId>.execute-api.<region>.../<stage>
+    engine_url: str | None = None  # the local engine's AWS_ENDPOINT_URL (its path form), None on AWS
+
+    def for_image(self, image_id: str, now: datetime, ttl: timedelta = TOKEN_TTL) -> dict[str, str]:
+        key = self.keys.versions()[0].encode()
+        endpoint = client_endpoint(self.endpoint, self.engine_url)
+        return watch_link(image_id, key=key, endpoint=endpoint, now=now, ttl=ttl).to_dict()
 
 
 def _api_and_stage(endpoint: str) -> tuple[str, str, str]:
