@@ -35,11 +35,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PORT STALL_TIMEOUT_SECONDS ALLOWED_ORIGIN HUB_STACKS
 
-# What every AWS client needs to reach the local engine instead of AWS.
+# What every AWS client needs to reach the local engine instead of AWS. Locally, webhooks may go to
+# http://127.0.0.1:<port> receivers (AllowLoopbackCallbacks; it has no effect on AWS).
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS) \
-	AllowedOrigin=$(ALLOWED_ORIGIN)
+	AllowedOrigin=$(ALLOWED_ORIGIN) AllowLoopbackCallbacks=true
 
 # The delivery pipeline's steps (.github/workflows/pipeline.yml runs them per stage with the
 # stage's values; `make deploy-local` runs the same package and deploy steps on the local engine).

@@ -119,7 +119,14 @@ def function_properties(logical_id: str, path: str = APP) -> dict[str, Any]:
     return merged
 
 
-PSEUDO_PARAMETERS = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws"}
+# Pseudo parameters as tests see them (the unit tests' moto account and region).
+PSEUDO_PARAMETERS = {
+    "AWS::AccountId": "123456789012",
+    "AWS::Region": "us-east-1",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "test-stack",
+}
 
 
 def physical_name(logical_id: str) -> str:
@@ -127,12 +134,56 @@ def physical_name(logical_id: str) -> str:
     return f"test-{logical_id.lower()}"
 
 
+def condition(name: str, path: str = APP, parameters: dict[str, str] | None = None) -> bool:
+    """A template condition with the parameters' defaults (or ``parameters``): Equals, Not, And, Or."""
+
+    def value(item: Any) -> str:
+        if isinstance(item, dict) and "Ref" in item:
+            given = (parameters or {}).get(item["Ref"])
+            return given if given is not None else resolve(item, path)
+        return str(item)
+
+    def evaluate(expression: Any) -> bool:
+        (function, arguments), *_ = expression.items()
+        if function == "Condition":
+            return evaluate(load(path)["Conditions"][arguments])
+        if function == "Fn::Equals":
+            return value(arguments[0]) == value(arguments[1])
+        if function == "Fn::Not":
+            return not evaluate(arguments[0])
+        if function == "Fn::And":
+            return all(evaluate(a) for a in arguments)
+        if function == "Fn::Or":
+            return any(evaluate(a) for a in arguments)
+        raise ValueError(f"no test value for condition {expression!r}")
+
+    return evaluate(load(path)["Conditions"][name])
+
+
+def _sub(text: str, path: str) -> str:
+    def name(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        if ref in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[ref]
+        if "." in ref:
+            logical_id, attribute = ref.split(".", 1)
+            return resolve({"Fn::GetAtt": [logical_id, attribute]}, path)
+        return resolve({"Ref": ref}, path)
+
+    return re.sub(r"\$\{([^}!][^}]*)\}", name, text)
+
+
 def resolve(value: Any, path: str = APP) -> str:  # noqa: PLR0911 - one return per intrinsic
     """A test value for an environment variable: parameters take their defaults, resources their
-    test names, mappings their values."""
+    test names, mappings their values, conditions their value with the defaults."""
     template = load(path)
     if isinstance(value, (str, int, float)):
         return str(value)
+    if "Fn::If" in value:
+        name, if_true, if_false = value["Fn::If"]
+        return resolve(if_true if condition(name, path) else if_false, path)
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return _sub(value["Fn::Sub"], path)
     if "Ref" in value:
         name = value["Ref"]
         if name in PSEUDO_PARAMETERS:

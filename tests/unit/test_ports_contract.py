@@ -182,6 +182,17 @@ def test_log_keeps_the_image_record_and_its_first_event(images: ImageLog) -> Non
     assert images.get_image("f" * 32) is None
 
 
+def test_log_keeps_where_an_images_final_status_is_to_be_posted(images: ImageLog) -> None:
+    callback = "https://hooks.example.com/images?token=t%C3%A9"
+    record = ImageRecord(IMAGE, "holiday.jpg", "image/jpeg", f"uploads/{IMAGE}.jpg", T0, callback_url=callback)
+    images.create_image(record, _event(EventType.UPLOAD_REQUESTED, 0, "req"))
+    assert images.get_image(IMAGE) == record
+    foreign = ImageRecord("e" * 32, "x.jpg", None, "uploads/x.jpg", T0, origin="s3")
+    images.ensure_image(foreign)
+    assert images.get_image("e" * 32) == foreign  # a record without one reads back without one
+    assert foreign.callback_url is None
+
+
 def test_log_ensures_a_record_once_and_never_overwrites_it(images: ImageLog) -> None:
     api = ImageRecord(IMAGE, "holiday.jpg", "image/jpeg", f"uploads/{IMAGE}.jpg", T0, origin="api")
     images.create_image(api, _event(EventType.UPLOAD_REQUESTED, 0, "req"))

@@ -90,6 +90,7 @@ class ImageRecord:
     upload_key: str
     created_at: datetime
     origin: str = "api"  # "api" (POST /images) or "s3" (any other client writing under uploads/)
+    callback_url: str | None = None  # where its final statuses are POSTed (webhooks), if anywhere
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,42 @@ class EditPublishSettings(Settings):
     images_bucket: str
     app_bus_name: str
     event_source: str
+
+
+class WatchSettings(Settings):
+    """WatchFunction: the watch WebSocket API's $connect (checks the token) and $disconnect."""
+
+    connections_table: str
+    watch_secret_arn: str = Field(min_length=1)
+
+
+class _Describing(Settings):
+    """The functions that tell a requester what ``GET /images/{id}`` answers, links included."""
+
+    images_table: str
+    images_bucket: str
+    stall_timeout_seconds: int = Field(gt=0)
+    download_url_ttl_seconds: int = Field(gt=0, le=604_800)
+    app_bus_name: str
+    event_source: str
+
+    @property
+    def stall_timeout(self) -> timedelta:
+        return timedelta(seconds=self.stall_timeout_seconds)
+
+
+class NotifierSettings(_Describing):
+    """NotifierFunction: pushes status changes to the image's WebSocket watchers."""
+
+    connections_table: str
+    watch_endpoint: str = Field(pattern=r"^wss://[^/]+\.execute-api\.[^/]+/[^/]+$")
+
+
+class WebhookSettings(_Describing):
+    """WebhookSender: POSTs final statuses to callback URLs, retrying through its queue."""
+
+    deliveries_table: str
+    webhook_queue_url: str = Field(min_length=1)
+    webhook_dlq_url: str = Field(min_length=1)
+    webhook_secret_arn: str = Field(min_length=1)
+    allow_loopback_callbacks: bool  # only ever true on the local engine (the template decides)

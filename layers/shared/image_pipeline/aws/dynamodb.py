@@ -133,6 +133,8 @@ class DynamoImageLog(ImageLog):
         }
         if record.content_type:
             values["contentType"] = record.content_type
+        if record.callback_url:
+            values["callbackUrl"] = record.callback_url
         return _item(values)
 
     def create_image(self, record: ImageRecord, first_event: PipelineEvent) -> None:
@@ -161,6 +163,7 @@ class DynamoImageLog(ImageLog):
             upload_key=item["uploadKey"],
             created_at=datetime.fromisoformat(item["createdAt"]),
             origin=item.get("origin", "api"),
+            callback_url=item.get("callbackUrl"),
         )
 
     def get_image(self, image_id: str) -> ImageRecord | None:

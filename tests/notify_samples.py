@@ -1,0 +1,146 @@
+"""Sample events for the push and webhook tests: a processed image in an image log, and the
+tracker's status announcements about it (ImageStatusChanged / EditStatusChanged, issue 17's shape)."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from image_pipeline.edits import EditSource, edit_requested, outcome_event_id, parse_edit_request
+from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline.ports import ImageRecord
+from tests.fakes import InMemoryImageLog
+
+IMAGE = "0123456789abcdef0123456789abcdef"
+EDIT = "aaaabbbbccccddddeeeeffff00001111"
+T0 = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+SEQUENCER = "0A1B2C3D4E5F607182"
+BUCKET = "images-bucket"
+
+
+def processed_image(
+    log: InMemoryImageLog, image_id: str = IMAGE, *, callback_url: str | None = None, sequencer: str = SEQUENCER
+) -> None:
+    """An API upload that every job answered: COMPLETE, with two outputs and an analysis."""
+    key = f"uploads/{image_id}.jpg"
+    if log.get_image(image_id) is None:
+        record = ImageRecord(image_id, "holiday.jpg", "image/jpeg", key, T0 - timedelta(seconds=5), "api", callback_url)
+        log.create_image(
+            record,
+            PipelineEvent.new(
+                EventType.UPLOAD_REQUESTED,
+                image_id=image_id,
+                producer="ApiFunction",
+                occurred_at=T0 - timedelta(seconds=5),
+                data={"key": key, "contentType": "image/jpeg", "expiresAt": (T0 + timedelta(minutes=10)).isoformat()},
+            ),
+        )
+    upload_id = f"{image_id}@{sequencer}"
+    upload = {"bucket": BUCKET, "key": key, "version": sequencer, "sequencer": sequencer, "size": 1234, "etag": "e1"}
+    log.append(
+        PipelineEvent.new(
+            EventType.IMAGE_UPLOADED,
+            image_id=image_id,
+            producer="IntakeFunction",
+            event_id=upload_id,
+            occurred_at=T0,
+            data={**upload, "contentType": "image/jpeg"},
+        )
+    )
+    outputs = {
+        EventType.THUMBNAIL_CREATED: [{"name": "thumbnail", "key": f"outputs/{image_id}/{sequencer}/thumb.jpg"}],
+        EventType.RENDITIONS_CREATED: [{"name": "w1024-jpeg", "key": f"outputs/{image_id}/{sequencer}/w1024.jpg"}],
+        EventType.IMAGE_ANALYZED: [],
+    }
+    for i, (kind, written) in enumerate(outputs.items(), start=1):
+        data: dict[str, Any] = {"outputs": written}
+        if kind is EventType.IMAGE_ANALYZED:
+            data["analysis"] = {"format": "JPEG", "width": 320, "height": 200}
+        log.append(
+            PipelineEvent.new(
+                kind,
+                image_id=image_id,
+                producer="test",
+                event_id=f"{kind.value}:{upload_id}",
+                causation_id=upload_id,
+                occurred_at=T0 + timedelta(seconds=i),
+                data=data,
+            )
+        )
+
+
+def status_changed(
+    version: int,
+    status: str,
+    *,
+    previous: str | None = None,
+    final: bool = False,
+    image_id: str = IMAGE,
+    edit_id: str | None = None,
+    upload_version: str | None = SEQUENCER,
+    event_id: str | None = None,
+    at: float = 10,
+) -> PipelineEvent:
+    """The tracker's announcement of one status change (ImageStatusChanged, or EditStatusChanged)."""
+    data: dict[str, Any] = {
+        "status": status,
+        "previous": previous,
+        "reasonCode": None,
+        "reason": None,
+        "upload": {"version": upload_version, "key": f"uploads/{image_id}.jpg"} if upload_version else None,
+        "version": version,
+        "final": final,
+    }
+    if final:
+        data["latencyMs"] = 4200
+    if edit_id is not None:
+        data["editId"] = edit_id
+    kind = EventType.EDIT_STATUS_CHANGED if edit_id else EventType.IMAGE_STATUS_CHANGED
+    return PipelineEvent.new(
+        kind,
+        image_id=image_id,
+        producer="TrackerFunction",
+        event_id=event_id or f"status-{image_id[:8]}-{edit_id or 'image'}-{version}",
+        causation_id=f"cause-{version}",
+        occurred_at=T0 + timedelta(seconds=at),
+        data=data,
+    )
+
+
+def as_eventbridge(event: PipelineEvent) -> dict[str, Any]:
+    """The event as an EventBridge rule delivers it (to a function, or as an SQS message body)."""
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": event.type.value,
+        "source": "image-pipeline",
+        "account": "123456789012",
+        "time": event.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": event.detail(),
+    }
+
+
+def failed_edit(log: InMemoryImageLog, image_id: str = IMAGE) -> str:
+    """An edit of the processed image that failed at its filter step; its edit id."""
+    source = EditSource(bucket=BUCKET, key=f"uploads/{image_id}.jpg", etag="e1")
+    requested = edit_requested(
+        image_id,
+        source,
+        parse_edit_request({"operations": [{"filter": "sepia"}]}),
+        producer="ApiFunction",
+        now=T0 + timedelta(seconds=30),
+    )
+    log.append(requested)
+    edit = str(requested.data["editId"])
+    log.append(
+        PipelineEvent.new(
+            EventType.EDIT_FAILED,
+            image_id=image_id,
+            producer="EditWorkflow",
+            event_id=outcome_event_id(edit, EventType.EDIT_FAILED),
+            causation_id=requested.event_id,
+            occurred_at=T0 + timedelta(seconds=33),
+            data={"editId": edit, "step": "Filter", "error": "Runtime.HandlerError", "cause": "boom"},
+        )
+    )
+    return edit
