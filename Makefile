@@ -35,8 +35,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PORT STALL_TIMEOUT_SECONDS ALLOWED_ORIGIN HUB_STACKS
 
-# What every AWS client needs to reach the local engine instead of AWS. Locally, webhooks may go to
-# http://127.0.0.1:<port> receivers (AllowLoopbackCallbacks; it has no effect on AWS).
+# What every AWS client needs to reach the local engine instead of AWS. Locally, callback URLs may
+# be http://127.0.0.1:<port> receivers (AllowLoopbackCallbacks, app and push; no effect on AWS).
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS) \
@@ -63,12 +63,16 @@ HUB_PARTS := hub $(CONSUMERS)
 hub_TEMPLATE := hub/template.yaml
 $(foreach c,$(CONSUMERS),$(eval $(c)_TEMPLATE := consumers/$(c)/template.yaml))
 PART_PARAMS := LocalEmulator=true Architecture=$(ARCH)
+# The push (push/template.yaml): its own stack beside the app (<app stack>-push), deployed after it
+# with the app's name and outputs as parameters (python -m tools.stack push-parameters <app stack>).
+push_TEMPLATE := push/template.yaml
+PUSH_PARAMS := $(PART_PARAMS) AllowLoopbackCallbacks=true
 # The client tools read the hub's aggregates with the shared package's domain code.
 TOOLS_PATH := PYTHONPATH=layers/shared
 output = $$($(LOCAL_AWS) $(PY) -m tools.stack output $(HUB_STACKS)-$(1) $(2))
 
 .PHONY: venvs help run test test-unit test-integration test-e2e lint format bench load up down build-local \
-	build-app-local deploy-local query local-env engine-env invoke events openapi deploy pipeline-build \
+	build-app-local deploy-local deploy-push query local-env engine-env invoke events openapi deploy pipeline-build \
 	pipeline-package pipeline-deploy clean
 
 help: ## Show the targets
@@ -101,12 +105,12 @@ lint: venvs $(LINT_READY) ## ruff, mypy, cfn-lint (+ serverless rules), sam vali
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml $(foreach p,$(HUB_PARTS),$($(p)_TEMPLATE))
+	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml $(foreach p,$(HUB_PARTS) push,$($(p)_TEMPLATE))
 	$(SAM) validate --lint
 	$(LINT_VENV)/bin/actionlint
 	$(LINT_VENV)/bin/zizmor --offline --no-progress .github
 	$(LINT_VENV)/bin/checkov --config-file .checkov.yaml
-	@for t in $(foreach p,$(HUB_PARTS),$($(p)_TEMPLATE)); do $(SAM) validate --lint --template-file $$t; done
+	@for t in $(foreach p,$(HUB_PARTS) push,$($(p)_TEMPLATE)); do $(SAM) validate --lint --template-file $$t; done
 
 format: $(DEV_READY) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -131,7 +135,7 @@ down: ## Stop the local engine
 	@if [ -x $(PY) ]; then $(PY) -m tools.engine down; else echo "nothing to stop"; fi
 
 build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
-	@$(MAKE) build-app-local $(addprefix build-part-,$(HUB_PARTS))  # one at a time: they share .aws-sam/deps
+	@$(MAKE) build-app-local $(addprefix build-part-,$(HUB_PARTS) push)  # one at a time: they share .aws-sam/deps
 
 build-app-local: $(DEV_READY) $(SAM_READY)
 	@echo "sam build for the local engine: Architecture=$(ARCH) (this machine's CPU, the engine's)" >&2
@@ -149,8 +153,9 @@ build-part-%: $(DEV_READY) $(SAM_READY)
 		--cached --parallel --language-extensions --parameter-overrides $(PART_PARAMS)
 	$(call finish_layers,.aws-sam/local-$*)
 
-# The hub, then its consumers, then the app (with the pipeline's own package and deploy steps).
-deploy-local: up build-local ## Deploy the app, the hub and both consumers to the local engine
+# The hub, then its consumers, then the app (with the pipeline's own package and deploy steps),
+# then the push beside the app.
+deploy-local: up build-local ## Deploy the hub, both consumers, the app and its push to the local engine
 	@$(PY) -m tools.build check $(LOCAL_BUILD_DIR)
 	$(call deploy_part,hub,$(PART_PARAMS))
 	@$(MAKE) $(addprefix deploy-consumer-,$(CONSUMERS))
@@ -158,6 +163,14 @@ deploy-local: up build-local ## Deploy the app, the hub and both consumers to th
 	$(LOCAL_AWS) $(MAKE) pipeline-package pipeline-deploy BUILD_DIR=$(LOCAL_BUILD_DIR) STACK_NAME="$$stack" \
 		ARCHITECTURE=$(ARCH) ARTIFACTS_BUCKET= CFN_ROLE_ARN= PARAMETERS="$(LOCAL_PARAMS) CentralBusArn=$$hub"
 	@$(LOCAL_AWS) $(PY) -m tools.local_api  # what the engine drops from SAM's API definition
+	@$(MAKE) deploy-push
+
+deploy-push:
+	@stack=$$($(LOCAL_AWS) $(PY) -m tools.stack name); \
+	$(LOCAL_AWS) $(SAM) deploy --template-file .aws-sam/local-push/template.yaml --stack-name "$$stack-push" \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --language-extensions --resolve-s3 --no-confirm-changeset \
+		--no-fail-on-empty-changeset --no-progressbar \
+		--parameter-overrides $(PUSH_PARAMS) $$($(LOCAL_AWS) $(PY) -m tools.stack push-parameters "$$stack")
 
 deploy-consumer-%:
 	$(call deploy_part,$*,$(PART_PARAMS) HubBusArn=$(call output,hub,CentralBusArn))

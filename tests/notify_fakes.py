@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from image_pipeline.notify.callbacks import Destination
+from image_pipeline.aws.rest.deps import Push
+from image_pipeline.notify.callbacks import CallbackChecker, CallbackPolicy, Destination
 from image_pipeline.notify.ports import (
     MAX_QUEUE_DELAY_SECONDS,
     Address,
@@ -19,9 +20,11 @@ from image_pipeline.notify.ports import (
     Pusher,
     Resolver,
     SecretVersions,
+    WatchEndpoint,
     Watchers,
     WebhookTransport,
 )
+from image_pipeline.notify.watch import WatchLinks
 
 
 class FakeResolver(Resolver):
@@ -80,6 +83,18 @@ class StaticSecret(SecretVersions):
 
     def versions(self) -> list[str]:
         return list(self.values)
+
+
+class StaticWatchEndpoint(WatchEndpoint):
+    """A push stack's watch URL, or None (no push stack); ``reads`` counts the lookups."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.value = url
+        self.reads = 0
+
+    def url(self) -> str | None:
+        self.reads += 1
+        return self.value
 
 
 class InMemoryWatchers(Watchers):
@@ -165,3 +180,13 @@ class RecordingDeliveryQueue(DeliveryQueue):
 
     def dead_letter(self, message: Mapping[str, Any]) -> None:
         self.dead.append(dict(message))
+
+
+WATCH_KEY = "k" * 64  # a watch token key as WatchTokenSecret generates it (64 characters)
+
+
+def api_push(watch_url: str | None = None, resolver: Resolver | None = None, *, allow_loopback: bool = False) -> Push:
+    """What the API is given of the push: a push stack's watch URL (None: no push stack), and a
+    resolver for callback URLs (none given: every host name is unknown)."""
+    watch = WatchLinks(StaticSecret(WATCH_KEY), StaticWatchEndpoint(watch_url))
+    return Push(CallbackChecker(CallbackPolicy(allow_loopback=allow_loopback), resolver or FakeResolver()), watch)

@@ -1,13 +1,17 @@
-"""Sample events for the push and webhook tests: a processed image in an image log, and the
-tracker's status announcements about it (ImageStatusChanged / EditStatusChanged, issue 17's shape)."""
+"""Sample events for the push and webhook tests: a processed image in an image log (every job of
+the catalogue answered it), and the tracker's announcements about it (ImageStatusChanged,
+EditStatusChanged) in the shapes their schemas give them."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from image_pipeline import catalogue
+from image_pipeline.catalogue import EventType
 from image_pipeline.edits import EditSource, edit_requested, outcome_event_id, parse_edit_request
-from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline.events import PipelineEvent
 from image_pipeline.ports import ImageRecord
 from tests.fakes import InMemoryImageLog
+from tests.samples import DATA
 
 IMAGE = "0123456789abcdef0123456789abcdef"
 EDIT = "aaaabbbbccccddddeeeeffff00001111"
@@ -16,13 +20,25 @@ SEQUENCER = "0A1B2C3D4E5F607182"
 BUCKET = "images-bucket"
 
 
+def _answer(job: catalogue.Job, image_id: str, sequencer: str) -> dict[str, Any]:
+    """What the job answers an upload with (its sample data), its outputs under this upload."""
+    data = dict(DATA[job.response])
+    data["outputs"] = [
+        {**output, "name": job.name, "key": f"outputs/{image_id}/{sequencer}/{job.name}.jpg"}
+        for output in data.get("outputs", [])
+    ]
+    return data
+
+
 def processed_image(
     log: InMemoryImageLog, image_id: str = IMAGE, *, callback_url: str | None = None, sequencer: str = SEQUENCER
 ) -> None:
-    """An API upload that every job answered: COMPLETE, with two outputs and an analysis."""
+    """An API upload that every job answered: COMPLETE, with its outputs and its analysis."""
     key = f"uploads/{image_id}.jpg"
     if log.get_image(image_id) is None:
-        record = ImageRecord(image_id, "holiday.jpg", "image/jpeg", key, T0 - timedelta(seconds=5), "api", callback_url)
+        record = ImageRecord(
+            image_id, "holiday.jpg", "image/jpeg", key, T0 - timedelta(seconds=5), "api", callback_url=callback_url
+        )
         log.create_image(
             record,
             PipelineEvent.new(
@@ -30,7 +46,7 @@ def processed_image(
                 image_id=image_id,
                 producer="ApiFunction",
                 occurred_at=T0 - timedelta(seconds=5),
-                data={"key": key, "contentType": "image/jpeg", "expiresAt": (T0 + timedelta(minutes=10)).isoformat()},
+                data={**DATA[EventType.UPLOAD_REQUESTED], "key": key},
             ),
         )
     upload_id = f"{image_id}@{sequencer}"
@@ -45,24 +61,16 @@ def processed_image(
             data={**upload, "contentType": "image/jpeg"},
         )
     )
-    outputs = {
-        EventType.THUMBNAIL_CREATED: [{"name": "thumbnail", "key": f"outputs/{image_id}/{sequencer}/thumb.jpg"}],
-        EventType.RENDITIONS_CREATED: [{"name": "w1024-jpeg", "key": f"outputs/{image_id}/{sequencer}/w1024.jpg"}],
-        EventType.IMAGE_ANALYZED: [],
-    }
-    for i, (kind, written) in enumerate(outputs.items(), start=1):
-        data: dict[str, Any] = {"outputs": written}
-        if kind is EventType.IMAGE_ANALYZED:
-            data["analysis"] = {"format": "JPEG", "width": 320, "height": 200}
+    for i, job in enumerate(catalogue.JOBS, start=1):
         log.append(
             PipelineEvent.new(
-                kind,
+                job.response,
                 image_id=image_id,
-                producer="test",
-                event_id=f"{kind.value}:{upload_id}",
+                producer=job.function,
+                event_id=f"{job.response.value}:{upload_id}",
                 causation_id=upload_id,
                 occurred_at=T0 + timedelta(seconds=i),
-                data=data,
+                data=_answer(job, image_id, sequencer),
             )
         )
 
@@ -80,25 +88,31 @@ def status_changed(
     at: float = 10,
 ) -> PipelineEvent:
     """The tracker's announcement of one status change (ImageStatusChanged, or EditStatusChanged)."""
-    data: dict[str, Any] = {
+    latency = 4200 if final else None
+    data: dict[str, Any]
+    if edit_id is None:
+        kind = EventType.IMAGE_STATUS_CHANGED
+        upload = None
+        if upload_version:
+            upload = {"version": upload_version, "key": f"uploads/{image_id}.jpg", "uploadedAt": T0.isoformat()}
+        data = {"createdAt": (T0 - timedelta(seconds=5)).isoformat(), "upload": upload}
+    else:
+        kind = EventType.EDIT_STATUS_CHANGED
+        data = {"editId": edit_id, "requestedAt": (T0 + timedelta(seconds=30)).isoformat()}
+    data |= {
         "status": status,
         "previous": previous,
         "reasonCode": None,
         "reason": None,
-        "upload": {"version": upload_version, "key": f"uploads/{image_id}.jpg"} if upload_version else None,
         "version": version,
         "final": final,
+        "latencyMs": latency,
     }
-    if final:
-        data["latencyMs"] = 4200
-    if edit_id is not None:
-        data["editId"] = edit_id
-    kind = EventType.EDIT_STATUS_CHANGED if edit_id else EventType.IMAGE_STATUS_CHANGED
     return PipelineEvent.new(
         kind,
         image_id=image_id,
         producer="TrackerFunction",
-        event_id=event_id or f"status-{image_id[:8]}-{edit_id or 'image'}-{version}",
+        event_id=event_id or f"status:{image_id}:{f'edit:{edit_id}:' if edit_id else ''}{version}",
         causation_id=f"cause-{version}",
         occurred_at=T0 + timedelta(seconds=at),
         data=data,
@@ -111,7 +125,7 @@ def as_eventbridge(event: PipelineEvent) -> dict[str, Any]:
         "version": "0",
         "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
         "detail-type": event.type.value,
-        "source": "image-pipeline",
+        "source": catalogue.SOURCE,
         "account": "123456789012",
         "time": event.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": "us-east-1",
@@ -140,7 +154,7 @@ def failed_edit(log: InMemoryImageLog, image_id: str = IMAGE) -> str:
             event_id=outcome_event_id(edit, EventType.EDIT_FAILED),
             causation_id=requested.event_id,
             occurred_at=T0 + timedelta(seconds=33),
-            data={"editId": edit, "step": "Filter", "error": "Runtime.HandlerError", "cause": "boom"},
+            data={**DATA[EventType.EDIT_FAILED], "editId": edit, "step": "filter"},
         )
     )
     return edit

@@ -19,6 +19,8 @@ from cfnlint.decode import cfn_yaml
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION = "AWS::Serverless::Function"
 APP = "template.yaml"
+# Beside the app, from its outputs: the push (WebSocket watch, webhooks).
+PUSH = "push/template.yaml"
 HUB = "hub/template.yaml"
 # Every consumer is a folder of its own under consumers/ (a new one needs no edit here).
 CONSUMERS = tuple(
@@ -46,6 +48,7 @@ def load(path: str = APP) -> dict[str, Any]:
 
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+_ANY_PLACEHOLDER = re.compile(r"\$\{([^}!][^}]*)\}")  # ${Parameter}, ${AWS::Region}, ${Resource.Attribute}
 _ID_PLACEHOLDER = re.compile(r"[$&]\{([A-Za-z0-9_]+)\}")  # in a logical id, &{X} keeps X's letters and digits
 FOR_EACH = "Fn::ForEach::"
 
@@ -102,6 +105,13 @@ def resources(kind: str, path: str = APP) -> dict[str, dict[str, Any]]:
 
 def function_ids(path: str = APP) -> list[str]:
     return sorted(resources(FUNCTION, path))
+
+
+def defining(logical_id: str) -> str:
+    """The one template that defines the function ``logical_id`` (the catalogue names functions
+    by logical id, whichever template they are in)."""
+    (path,) = [path for path in TEMPLATES if logical_id in resources(FUNCTION, path)]
+    return path
 
 
 def function_properties(logical_id: str, path: str = APP) -> dict[str, Any]:
@@ -170,7 +180,22 @@ def _sub(text: str, path: str) -> str:
             return resolve({"Fn::GetAtt": [logical_id, attribute]}, path)
         return resolve({"Ref": ref}, path)
 
-    return re.sub(r"\$\{([^}!][^}]*)\}", name, text)
+    return _ANY_PLACEHOLDER.sub(name, text)
+
+
+def _referenced(name: str, path: str) -> str:
+    """A Ref's test value. A parameter without a default is the app stack's name or output it is
+    given (the push stack's, deployed beside the app: tools.stack push_parameters)."""
+    parameters = load(path).get("Parameters", {})
+    if name in PSEUDO_PARAMETERS:
+        return PSEUDO_PARAMETERS[name]
+    if name not in parameters:
+        return physical_name(name)
+    if "Default" in parameters[name]:
+        return str(parameters[name]["Default"])
+    if name == "AppStackName":
+        return PSEUDO_PARAMETERS["AWS::StackName"]
+    return resolve(load(APP)["Outputs"][name]["Value"])
 
 
 def resolve(value: Any, path: str = APP) -> str:  # noqa: PLR0911 - one return per intrinsic
@@ -185,12 +210,7 @@ def resolve(value: Any, path: str = APP) -> str:  # noqa: PLR0911 - one return p
     if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
         return _sub(value["Fn::Sub"], path)
     if "Ref" in value:
-        name = value["Ref"]
-        if name in PSEUDO_PARAMETERS:
-            return PSEUDO_PARAMETERS[name]
-        if name in template.get("Parameters", {}):
-            return str(template["Parameters"][name]["Default"])
-        return physical_name(name)
+        return _referenced(value["Ref"], path)
     if "Fn::FindInMap" in value:
         mapping, key, attribute = value["Fn::FindInMap"]
         return str(template["Mappings"][mapping][key][attribute])
@@ -219,7 +239,7 @@ def handler_path(logical_id: str, path: str = APP) -> tuple[Path, str]:
 
 
 # ---------------------------------------------------------------- as CloudFormation deploys it
-TEMPLATES = (APP, *HUB_TEMPLATES)
+TEMPLATES = (APP, PUSH, *HUB_TEMPLATES)
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 ACCOUNT = PSEUDO_PARAMETERS["AWS::AccountId"]  # the account tests/expand_template.py expands in
 
@@ -309,6 +329,7 @@ class Deployed:
         "Fn::Join": "_join",
         "Fn::Split": "_split",
         "Fn::Select": "_select",
+        "Fn::Sub": "_sub",
     }
 
     def _ref(self, name: str) -> Any:
@@ -344,6 +365,16 @@ class Deployed:
     def _select(self, argument: list[Any]) -> Any:
         index, items = (self.value(part) for part in argument)
         return items[int(index)] if isinstance(items, list) else {"Fn::Select": [index, items]}
+
+    def _sub(self, argument: Any) -> Any:
+        """A string whose every placeholder is a parameter or a pseudo parameter, substituted (one
+        that names a resource stays as written, to be followed)."""
+        if not isinstance(argument, str):
+            return _UNRESOLVED
+        known = {**PSEUDO_PARAMETERS, **{name: str(value) for name, value in self.values.items()}}
+        if not all(name in known for name in _ANY_PLACEHOLDER.findall(argument)):
+            return _UNRESOLVED
+        return _ANY_PLACEHOLDER.sub(lambda match: known[match[1]], argument)
 
     @cached_property
     def resources(self) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@
     python -m tools.stack env     # export lines for the local deployment (make local-env)
     python -m tools.stack name    # the local stack's name (and, on stderr, where it came from)
     python -m tools.stack output <stack> <key>   # one output of a deployed stack (the Makefile wires stacks)
+    python -m tools.stack push-parameters <app stack>   # push/template.yaml's parameters, from the app stack
 
 The local stack is the one named by STACK_NAME if set, else the one samconfig.toml's `local`
 environment names: first where `sam deploy --guided --config-env local` saves its answers (SAM
@@ -143,6 +144,26 @@ class Stack:
         }
 
 
+# push/template.yaml's parameters that are the app stack's outputs (parameter: output).
+PUSH_FROM_OUTPUTS = {
+    "AppBusName": "AppBusName",
+    "ImagesTableName": "ImagesTableName",
+    "ImagesBucketName": "ImagesBucketName",
+    "WatchTokenSecretArn": "WatchTokenSecretArn",
+    "AlarmTopicArn": "AlarmTopicArn",
+}
+# ... and those that are the app stack's own parameters (the push must derive statuses the same way).
+PUSH_FROM_PARAMETERS = ("StallTimeoutSeconds",)
+
+
+def push_parameters(app: Stack) -> dict[str, str]:
+    """What push/template.yaml is deployed with beside the app stack ``app`` (AppStackName names
+    the SSM parameter the app's API reads the watch URL from)."""
+    values = {"AppStackName": app.name, **{name: app.outputs[output] for name, output in PUSH_FROM_OUTPUTS.items()}}
+    values |= {name: app.parameters[name] for name in PUSH_FROM_PARAMETERS if app.parameters.get(name)}
+    return values
+
+
 def local_stack(engine: LocalEngine | None = None, *, announce: bool = True) -> Stack:
     """The local stack (see the module's docstring); says on stderr which one and why."""
     engine = engine or LocalEngine()
@@ -159,13 +180,17 @@ def local_stack(engine: LocalEngine | None = None, *, announce: bool = True) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["env", "name", "output"])
-    parser.add_argument("args", nargs="*", help="output: the stack name and the output key")
+    parser.add_argument("command", choices=["env", "name", "output", "push-parameters"])
+    parser.add_argument("args", nargs="*", help="output: the stack and the output key; push-parameters: the app stack")
     args = parser.parse_args()
     if args.command == "name":
         resolved = StackName.resolve()
         print(f"stack {resolved.name} (from {resolved.source})", file=sys.stderr)
         print(resolved.name)
+        return
+    if args.command == "push-parameters":  # wherever the AWS clients point: AWS, or the local engine
+        (name,) = args.args
+        print(" ".join(f"{key}={value}" for key, value in push_parameters(Stack(name)).items()))
         return
     engine = LocalEngine()
     if args.command == "output":

@@ -200,20 +200,32 @@ def test_status_pushed_and_webhook_attempted_never_change_an_images_status(image
 
 # ---------------------------------------------------------------- reading the tracker's announcements
 @pytest.mark.parametrize(
-    ("change", "problem"),
+    ("broken", "problem"),
     [
-        ({"status": "COMPLETE", "final": True}, "version"),
-        ({"status": "", "version": 1, "final": True}, "status"),
-        ({"status": "COMPLETE", "version": -1, "final": True}, "version"),
-        ({"status": "COMPLETE", "version": 1}, "final"),
-        ({"status": "COMPLETE", "version": 1, "final": True, "editId": EDIT}, "editId"),
+        ({"version": None}, "version"),
+        ({"version": 0}, "version"),  # versions start at 1
+        ({"status": ""}, "status"),
+        ({"status": "DONE"}, "status"),
+        ({"final": "yes"}, "final"),
+        ({"editId": EDIT}, "editId"),  # an image's change names no edit
     ],
 )
-def test_a_broken_status_change_is_refused_with_what_broke(change: dict[str, Any], problem: str) -> None:
-    event = as_eventbridge(status_changed(1, "COMPLETE"))
-    event["detail"]["data"] = change
+def test_a_broken_status_change_is_refused_with_what_broke(broken: dict[str, Any], problem: str) -> None:
+    # Given the tracker's announcement with one field broken
+    event = as_eventbridge(status_changed(1, "COMPLETE", final=True))
+    event["detail"]["data"] |= broken
+    # Then it is refused, naming that field
     with pytest.raises(NotAStatusChange, match=problem):
         StatusChange.from_eventbridge(event)
+
+
+def test_a_status_change_from_anyone_but_the_tracker_is_refused() -> None:
+    # (a role that may put events on the bus cannot make the notifier push, or the sender POST, for it)
+    forged = as_eventbridge(status_changed(1, "COMPLETE", final=True))
+    forged["detail"]["metadata"]["producer"] = "ApiFunction"
+    with pytest.raises(NotAStatusChange, match="TrackerFunction"):
+        StatusChange.from_eventbridge(forged)
+    assert StatusChange.from_eventbridge(as_eventbridge(status_changed(1, "COMPLETE", final=True))).version == 1
 
 
 def test_other_pipeline_events_are_not_status_changes() -> None:

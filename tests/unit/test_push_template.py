@@ -1,194 +1,272 @@
-"""The push resources of template.yaml, by what they mean: which events reach the notifier and
-the webhook queue, loopback callbacks only on the local engine, the secrets generated and read
-only by their functions, a WebSocket API that only admits and forgets watchers, and a retry queue
-whose timings fit the sender's."""
+"""The push stack (push/template.yaml) and the app's side of it, by what they mean once deployed
+(both templates as SAM expands them): which events reach the notifier and the webhook queue, that
+the app's API finds the push's watch URL and nothing else, loopback callbacks only on the local
+engine, each secret generated as its user needs it and read only by the functions that sign or
+check with it, a WebSocket API that only admits and forgets watchers, and a retry queue whose
+timings fit the sender's."""
 
+import itertools
 import json
 import re
 import string
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
-import boto3
 import pytest
+from moto.events.models import EventPattern
 
+from image_pipeline import catalogue
+from image_pipeline.catalogue import EventType
 from image_pipeline.notify.callbacks import CallbackPolicy
 from image_pipeline.notify.delivery import WebhookConfig
 from image_pipeline.notify.signing import MAX_SECRET_BYTES, MIN_SECRET_BYTES, WebhookSecret
 from image_pipeline.notify.watch import MIN_KEY_BYTES, client_endpoint, management_endpoint
-from tests import template
+from image_pipeline.settings import ApiSettings, WebhookSettings
+from tests import samples, template
 from tests.notify_samples import as_eventbridge, status_changed
-from tests.template import ROOT
+from tests.template import ACCOUNT, APP, PUSH, ROOT, Deployed, referenced
+from tools.stack import PUSH_FROM_OUTPUTS, PUSH_FROM_PARAMETERS
 
-RESOURCES = template.load()["Resources"]
-
-
-def _properties(logical_id: str) -> dict[str, Any]:
-    return dict(RESOURCES[logical_id]["Properties"])
-
-
-def _delivered(rule: str, events: list[dict[str, Any]], aws: SimpleNamespace) -> list[str]:
-    """The event ids a rule passes, on moto's EventBridge (the rule's pattern, a queue as target)."""
-    pattern = json.loads(
-        json.dumps(_properties(rule)["EventPattern"]).replace(
-            '{"Fn::FindInMap": ["Pipeline", "Events", "Source"]}', '"image-pipeline"'
-        )
-    )
-    sqs, bridge = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName=f"observe-{rule}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bridge.put_rule(Name=rule, EventBusName=aws.AppBus, EventPattern=json.dumps(pattern))
-    bridge.put_targets(Rule=rule, EventBusName=aws.AppBus, Targets=[{"Id": "q", "Arn": arn}])
-    bridge.put_events(
-        Entries=[
-            {
-                "EventBusName": aws.AppBus,
-                "Source": e["source"],
-                "DetailType": e["detail-type"],
-                "Detail": json.dumps(e["detail"]),
-            }
-            for e in events
-        ]
-    )
-    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    return sorted(json.loads(m["Body"])["detail"]["metadata"]["eventId"] for m in received)
+APP_STACK = "my-images"
+# The push as `make deploy-local` and the README deploy it: the app stack's name and outputs.
+GIVEN = {
+    "AppStackName": APP_STACK,
+    "AppBusName": f"{APP_STACK}-app",
+    "ImagesTableName": f"{APP_STACK}-ImagesTable-1A2B3C",
+    "ImagesBucketName": f"{APP_STACK}-imagesbucket-1a2b3c",
+    "WatchTokenSecretArn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:WatchTokenSecret-AbCdEf",
+    "AlarmTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:{APP_STACK}-AlarmTopic-1A2B3C",
+}
 
 
-def _changes() -> list[dict[str, Any]]:
-    thumbnail = as_eventbridge(status_changed(9, "X", event_id="thumbnail"))
-    thumbnail["detail-type"] = "ThumbnailCreated"
-    foreign = as_eventbridge(status_changed(1, "COMPLETE", final=True, event_id="foreign"))
-    foreign["source"] = "valid.image-pipeline"  # the hub's republish, never this app's own
+@pytest.fixture(scope="module")
+def push() -> Deployed:
+    return Deployed.of(PUSH, **GIVEN)
+
+
+def _rules_to(deployed: Deployed, target: str) -> list[dict[str, Any]]:
     return [
-        as_eventbridge(status_changed(1, "PROCESSING", event_id="processing")),
-        as_eventbridge(status_changed(2, "COMPLETE", final=True, event_id="complete")),
-        as_eventbridge(status_changed(1, "RUNNING", edit_id="e" * 32, upload_version=None, event_id="edit-running")),
-        as_eventbridge(
-            status_changed(2, "FAILED", final=True, edit_id="e" * 32, upload_version=None, event_id="edit-failed")
-        ),
-        thumbnail,
-        foreign,
+        rule["Properties"]
+        for rule in deployed.of_type("AWS::Events::Rule").values()
+        if any(referenced(t["Arn"]) == target for t in rule["Properties"]["Targets"])
     ]
 
 
-def test_every_status_change_reaches_the_notifier_and_only_final_ones_the_webhook_queue(aws: SimpleNamespace) -> None:
-    assert _delivered("StatusChangesRule", _changes(), aws) == ["complete", "edit-failed", "edit-running", "processing"]
-    assert _delivered("FinalStatusRule", _changes(), aws) == ["complete", "edit-failed"]
-    assert _properties("StatusChangesRule")["Targets"][0]["Arn"] == {"Fn::GetAtt": ["NotifierFunction", "Arn"]}
-    assert _properties("FinalStatusRule")["Targets"][0]["Arn"] == {"Fn::GetAtt": ["WebhookQueue", "Arn"]}
+def _matches(rule: dict[str, Any], event: dict[str, Any]) -> bool:
+    return bool(EventPattern.load(json.dumps(rule["EventPattern"])).matches_event(cast("Any", event)))
+
+
+def _every_event_type() -> list[dict[str, Any]]:
+    """One event of every type of the catalogue as its producer puts it on the app bus, plus the
+    hub's republish of a final status (never this app's own)."""
+    events = [as_eventbridge(samples.event(t)) for t in EventType]
+    republished = as_eventbridge(status_changed(1, "COMPLETE", final=True))
+    republished["source"] = f"valid.{catalogue.SOURCE}"
+    return [*events, republished]
+
+
+def _status_changes() -> list[dict[str, Any]]:
+    return [
+        as_eventbridge(status_changed(1, "PROCESSING")),
+        as_eventbridge(status_changed(2, "COMPLETE", final=True)),
+        as_eventbridge(status_changed(1, "RUNNING", edit_id="e" * 32)),
+        as_eventbridge(status_changed(2, "FAILED", final=True, edit_id="e" * 32)),
+    ]
+
+
+# ---------------------------------------------------------------- what reaches the notifier and the sender
+def test_every_status_change_on_the_app_bus_reaches_the_notifier_and_nothing_else(push: Deployed) -> None:
+    (rule,) = _rules_to(push, "NotifierFunction")
+    assert rule["EventBusName"] == GIVEN["AppBusName"]
+    for change in _status_changes():
+        assert _matches(rule, change), change["detail"]["data"]
+    heard = {e["detail-type"] for e in _every_event_type() if _matches(rule, e) and e["source"] == catalogue.SOURCE}
+    assert heard == {EventType.IMAGE_STATUS_CHANGED, EventType.EDIT_STATUS_CHANGED}
+    assert not any(_matches(rule, e) for e in _every_event_type() if e["source"] != catalogue.SOURCE)
+
+
+def test_only_final_status_changes_reach_the_webhook_queue(push: Deployed) -> None:
+    (queue,) = [m["Properties"] for m in push.of_type("AWS::Lambda::EventSourceMapping").values()]
+    assert referenced(queue["FunctionName"]) == "WebhookSender"
+    (rule,) = _rules_to(push, str(referenced(queue["EventSourceArn"])))
+    assert rule["EventBusName"] == GIVEN["AppBusName"]
+    final = [e for e in _status_changes() if e["detail"]["data"]["final"]]
+    assert [e for e in _status_changes() if _matches(rule, e)] == final
+    # (the samples of both are final; the hub's republish is not this app's own)
+    passed = sorted((e["source"], e["detail-type"]) for e in _every_event_type() if _matches(rule, e))
+    assert passed == [
+        (catalogue.SOURCE, EventType.EDIT_STATUS_CHANGED),
+        (catalogue.SOURCE, EventType.IMAGE_STATUS_CHANGED),
+    ]
+
+
+# ---------------------------------------------------------------- the app finds the push
+def test_the_apps_api_reads_exactly_the_parameter_the_push_writes_its_watch_url_to(push: Deployed) -> None:
+    app = Deployed.of(APP)
+    (parameter,) = push.of_type("AWS::SSM::Parameter").values()
+    # the app deployed as stack X reads /X/push/watch-url; the push given AppStackName=X writes it
+    api = app.properties("ApiFunction")["Environment"]["Variables"]
+    written = Deployed.of(PUSH, **{**GIVEN, "AppStackName": "test-stack"}).of_type("AWS::SSM::Parameter")
+    assert [p["Properties"]["Name"] for p in written.values()] == [api["WATCH_URL_PARAMETER"]]
+    assert parameter["Properties"]["Name"] == f"/{APP_STACK}/push/watch-url"
+    # ... may read it and no other parameter
+    reads = [
+        s
+        for s in _role_statements(app, "ApiFunction")
+        if s["Effect"] == "Allow" and any(str(a).startswith("ssm:") for a in _listed(s["Action"]))
+    ]
+    assert reads == [
+        {
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter{api['WATCH_URL_PARAMETER']}",
+        }
+    ]
+    # and what it finds is the stage the notifier pushes on, in the form the settings take
+    notifier = push.properties("NotifierFunction")["Environment"]["Variables"]
+    assert parameter["Properties"]["Value"] == notifier["WATCH_ENDPOINT"] == push.raw["Outputs"]["WatchUrl"]["Value"]
+
+
+def test_the_push_is_given_every_parameter_it_needs_from_the_app_stack() -> None:
+    declared = template.load(PUSH)["Parameters"]
+    given = {"AppStackName", *PUSH_FROM_OUTPUTS, *PUSH_FROM_PARAMETERS}
+    assert given <= set(declared)
+    assert {name for name, spec in declared.items() if "Default" not in spec} <= given
+    app = template.load(APP)
+    assert set(PUSH_FROM_OUTPUTS.values()) <= set(app["Outputs"])
+    assert set(PUSH_FROM_PARAMETERS) <= set(app["Parameters"])
+    for name in PUSH_FROM_PARAMETERS:  # the same meaning: the same default
+        assert declared[name]["Default"] == app["Parameters"][name]["Default"]
 
 
 # ---------------------------------------------------------------- loopback receivers: the local engine only
-@pytest.mark.parametrize(
-    ("local_emulator", "allow", "allowed"),
-    [("false", "true", False), ("false", "false", False), ("true", "true", True), ("true", "false", False)],
-)
+@pytest.mark.parametrize(("local_emulator", "allow"), list(itertools.product(["false", "true"], repeat=2)))
 def test_loopback_callbacks_are_possible_only_on_the_local_engine_when_asked_for(
-    local_emulator: str, allow: str, allowed: bool
+    local_emulator: str, allow: str
 ) -> None:
-    value = template.function_properties("WebhookSender")["Environment"]["Variables"]["ALLOW_LOOPBACK_CALLBACKS"]
-    name, if_true, if_false = value["Fn::If"]
-    on_aws = template.condition(name, parameters={"LocalEmulator": local_emulator})
-    chosen = if_true if on_aws else if_false
-    resolved = allow if chosen == {"Ref": "AllowLoopbackCallbacks"} else chosen
-    assert (resolved == "true") is allowed
-    assert template.load()["Parameters"]["AllowLoopbackCallbacks"]["Default"] == "false"
+    wanted = local_emulator == allow == "true"
+    parameters = {"LocalEmulator": local_emulator, "AllowLoopbackCallbacks": allow}
+    # the sender (where it POSTs) and the API (what it accepts) decide alike
+    sender = Deployed.of(PUSH, **GIVEN, **parameters).properties("WebhookSender")["Environment"]["Variables"]
+    api = Deployed.of(APP, **parameters).properties("ApiFunction")["Environment"]["Variables"]
+    for variables, settings in ((sender, WebhookSettings), (api, ApiSettings)):
+        assert settings.model_fields["allow_loopback_callbacks"].annotation is bool
+        assert (variables["ALLOW_LOOPBACK_CALLBACKS"] == "true") is wanted
+    assert template.load(PUSH)["Parameters"]["AllowLoopbackCallbacks"]["Default"] == "false"
+    assert template.load(APP)["Parameters"]["AllowLoopbackCallbacks"]["Default"] == "false"
 
 
 def test_local_deployments_turn_loopback_callbacks_on_so_a_test_receiver_can_get_them() -> None:
     makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")  # continuation lines joined
-    local_params = re.search(r"^LOCAL_PARAMS :=(.*)$", makefile, re.MULTILINE)
-    assert local_params is not None
-    assert "AllowLoopbackCallbacks=true" in local_params.group(1)
+    for variable in ("LOCAL_PARAMS", "PUSH_PARAMS"):  # the app's and the push's
+        found = re.search(rf"^{variable} :=(.*)$", makefile, re.MULTILINE)
+        assert found is not None, variable
+        assert "AllowLoopbackCallbacks=true" in found.group(1), variable
 
 
 # ---------------------------------------------------------------- secrets
-def _generated_alphabet(secret: str) -> str:
-    generated = _properties(secret)["GenerateSecretString"]
+def _generated(deployed: Deployed, secret: str) -> tuple[str, int]:
+    """The alphabet and length a generated secret's value is drawn from."""
+    properties = deployed.properties(secret)
+    assert "SecretString" not in properties  # never a value in the template
+    generated = properties["GenerateSecretString"]
     excluded = set(generated.get("ExcludeCharacters", ""))
     if generated.get("ExcludePunctuation"):
         excluded |= set(string.punctuation)
-    return "".join(c for c in string.ascii_letters + string.digits + string.punctuation if c not in excluded)
+    alphabet = "".join(c for c in string.ascii_letters + string.digits + string.punctuation if c not in excluded)
+    return alphabet, int(generated["PasswordLength"])
 
 
-def test_the_webhook_secret_is_generated_as_a_key_the_signer_takes() -> None:
-    generated = _properties("WebhookSecret")
-    assert "SecretString" not in generated  # never a value in the template
-    alphabet = _generated_alphabet("WebhookSecret")
+def test_the_webhook_secret_is_generated_as_a_key_the_signer_takes(push: Deployed) -> None:
+    alphabet, length = _generated(push, "WebhookSecret")
     assert set(alphabet) <= set(string.ascii_letters + string.digits + "+/")  # base64, on AWS and locally
-    length = generated["GenerateSecretString"]["PasswordLength"]
     key = WebhookSecret.parse((alphabet * length)[:length]).key
     assert MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES
-    assert template.load()["Outputs"]["WebhookSecretArn"]["Value"] == {"Ref": "WebhookSecret"}
+    assert push.raw["Outputs"]["WebhookSecretArn"]["Value"] == {"Ref": "WebhookSecret"}
 
 
-def test_the_watch_key_is_generated_long_enough_and_apart_from_the_webhook_secret() -> None:
-    generated = _properties("WatchTokenSecret")["GenerateSecretString"]
-    assert "SecretString" not in _properties("WatchTokenSecret")
-    assert generated["PasswordLength"] >= MIN_KEY_BYTES
+def test_the_watch_key_is_the_apps_generated_long_enough_and_apart_from_the_webhook_secret() -> None:
+    app = Deployed.of(APP)
+    _, length = _generated(app, "WatchTokenSecret")
+    assert length >= MIN_KEY_BYTES
+    assert app.raw["Outputs"]["WatchTokenSecretArn"]["Value"] == {"Ref": "WatchTokenSecret"}
+    assert "WebhookSecret" not in app.resources  # receivers hold that one: it must not mint watch tokens
 
 
-def _readers(secret: str) -> set[str]:
-    readers = set()
-    for logical_id in template.function_ids():
-        for policy in template.function_properties(logical_id).get("Policies", []):
-            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-                if statement.get("Action") == "secretsmanager:GetSecretValue" and statement["Resource"] == {
-                    "Ref": secret
-                }:
-                    readers.add(logical_id)
-    return readers
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
-def test_each_secret_is_read_only_by_the_functions_that_sign_or_check_with_it() -> None:
-    assert _readers("WebhookSecret") == {"WebhookSender"}
-    assert _readers("WatchTokenSecret") == {"WatchFunction"}  # and ApiFunction, once it hands out watch URLs
+def _role_statements(deployed: Deployed, function: str) -> list[dict[str, Any]]:
+    role = deployed.properties(str(referenced(deployed.properties(function)["Role"])))
+    return [s for policy in role.get("Policies", []) for s in _listed(policy["PolicyDocument"]["Statement"])]
+
+
+def _readers(deployed: Deployed, secret: Any) -> set[str]:
+    return {
+        function
+        for function in deployed.of_type("AWS::Lambda::Function")
+        for s in _role_statements(deployed, function)
+        if s["Effect"] == "Allow"
+        and "secretsmanager:GetSecretValue" in _listed(s["Action"])
+        and s["Resource"] == secret
+    }
+
+
+def test_each_secret_is_read_only_by_the_functions_that_sign_or_check_with_it(push: Deployed) -> None:
+    app = Deployed.of(APP)
+    assert _readers(push, {"Ref": "WebhookSecret"}) == {"WebhookSender"}  # signs webhooks
+    # the watch key: the app's API signs tokens, the push's $connect checks them (given the app's output)
+    assert _readers(app, {"Ref": "WatchTokenSecret"}) == {"ApiFunction"}
+    assert _readers(push, GIVEN["WatchTokenSecretArn"]) == {"WatchFunction"}
+    every = {
+        f
+        for d in (app, push)
+        for f in d.of_type("AWS::Lambda::Function")
+        for s in _role_statements(d, f)
+        if "secretsmanager:GetSecretValue" in _listed(s["Action"])
+    }
+    assert every == {"WebhookSender", "ApiFunction", "WatchFunction"}
 
 
 # ---------------------------------------------------------------- the WebSocket API
-def test_the_watch_api_only_admits_and_forgets_watchers() -> None:
-    assert _properties("WatchApi")["ProtocolType"] == "WEBSOCKET"
-    routes = {
-        r["Properties"]["RouteKey"]: r["Properties"] for r in template.resources("AWS::ApiGatewayV2::Route").values()
-    }
+def test_the_watch_api_only_admits_and_forgets_watchers_through_the_watch_function(push: Deployed) -> None:
+    (api,) = push.of_type("AWS::ApiGatewayV2::Api")
+    assert push.properties(api)["ProtocolType"] == "WEBSOCKET"
+    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in push.of_type("AWS::ApiGatewayV2::Route").values()}
     assert set(routes) == {"$connect", "$disconnect"}  # clients send nothing: no message route
+    (integration,) = push.of_type("AWS::ApiGatewayV2::Integration")
     for route in routes.values():
-        assert route["Target"] == {"Fn::Sub": "integrations/${WatchIntegration}"}
-    integration = _properties("WatchIntegration")
-    assert integration["IntegrationType"] == "AWS_PROXY"
-    assert "${WatchFunction.Arn}" in integration["IntegrationUri"]["Fn::Sub"]
-    permission = _properties("WatchFunctionFromWatchApi")
-    assert permission["FunctionName"] == {"Ref": "WatchFunction"}
-    assert permission["SourceArn"]["Fn::Sub"].endswith(":${WatchApi}/*")  # this API only
-
-
-def test_the_notifier_reaches_the_watch_stage_and_may_post_to_its_connections_only() -> None:
-    endpoint = template.function_environment("NotifierFunction")["WATCH_ENDPOINT"]
-    api = template.physical_name("WatchApi")
-    assert client_endpoint(endpoint) == f"wss://{api}.execute-api.us-east-1.amazonaws.com/v1"
-    assert management_endpoint(endpoint, "http://127.0.0.1:4566") == f"http://127.0.0.1:4566/_aws/execute-api/{api}/v1"
-    statements = [
-        s
-        for p in template.function_properties("NotifierFunction")["Policies"]
-        if isinstance(p, dict)
-        for s in p.get("Statement", [])
+        assert route["Target"] == {"Fn::Sub": f"integrations/${{{integration}}}"}
+    assert "${WatchFunction.Arn}" in push.properties(integration)["IntegrationUri"]["Fn::Sub"]
+    (permission,) = [
+        p["Properties"]
+        for p in push.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
     ]
-    (manage,) = [s for s in statements if s["Action"] == "execute-api:ManageConnections"]
-    assert manage["Resource"]["Fn::Sub"].endswith(":${WatchApi}/${ApiStageName}/POST/@connections/*")
-    assert _properties("WatchStage")["StageName"] == {"Ref": "ApiStageName"}
+    assert permission["FunctionName"] == {"Ref": "WatchFunction"}
+    assert permission["SourceArn"]["Fn::Sub"].endswith(f":${{{api}}}/*")  # this API only
+
+
+def test_the_notifier_posts_to_its_stages_connections_only(push: Deployed) -> None:
+    endpoint = template.function_environment("NotifierFunction", PUSH)["WATCH_ENDPOINT"]
+    api, stage = template.physical_name("WatchApi"), template.physical_name("WatchStage")
+    assert client_endpoint(endpoint) == f"wss://{api}.execute-api.us-east-1.amazonaws.com/{stage}"
+    local = management_endpoint(endpoint, "http://127.0.0.1:4566")
+    assert local == f"http://127.0.0.1:4566/_aws/execute-api/{api}/{stage}"
+    (manage,) = [s for s in _role_statements(push, "NotifierFunction") if "execute-api" in str(s["Action"])]
+    assert manage["Action"] == "execute-api:ManageConnections"
+    assert manage["Resource"]["Fn::Sub"].endswith(":${WatchApi}/${WatchStage}/POST/@connections/*")
 
 
 # ---------------------------------------------------------------- the retry queue's timings
-def test_the_webhook_queue_gives_a_dead_workers_attempt_back_after_its_lease() -> None:
-    sender = template.function_properties("WebhookSender")
+def test_the_webhook_queue_gives_a_dead_workers_attempt_back_after_its_lease(push: Deployed) -> None:
+    sender = push.properties("WebhookSender")
+    (source,) = [m["Properties"] for m in push.of_type("AWS::Lambda::EventSourceMapping").values()]
+    queue = push.properties(str(referenced(source["EventSourceArn"])))
     config = WebhookConfig(policy=CallbackPolicy(), producer="WebhookSender")
-    source = sender["Events"]["Deliveries"]["Properties"]
-    visibility = _properties("WebhookQueue")["VisibilityTimeout"]
     # a whole batch of receivers that time out fits in one invocation
     assert source["BatchSize"] * config.timeout_seconds < sender["Timeout"]
     # an attempt's lease outlasts the attempt, and lapses before its message comes back
-    assert config.timeout_seconds < config.lease.total_seconds() < visibility
-    assert visibility >= 6 * sender["Timeout"]
-    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    redrive = _properties("WebhookQueue")["RedrivePolicy"]
-    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["WebhookDLQ", "Arn"]}
+    assert config.timeout_seconds < config.lease.total_seconds() < queue["VisibilityTimeout"]
+    # a retry's longest single wait (an SQS delay) fits the queue's retention many times over
+    assert queue["MessageRetentionPeriod"] >= 4 * 24 * 3600

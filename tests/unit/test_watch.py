@@ -19,7 +19,7 @@ from image_pipeline.notify.watch import (
     watch_link,
     watch_token,
 )
-from tests.notify_fakes import InMemoryWatchers, StaticSecret
+from tests.notify_fakes import InMemoryWatchers, StaticSecret, StaticWatchEndpoint
 
 IMAGE = "0123456789abcdef0123456789abcdef"
 OTHER = "fedcba9876543210fedcba9876543210"
@@ -124,17 +124,35 @@ def test_the_watch_link_is_the_stage_url_with_a_token_valid_for_fifteen_minutes(
 
 
 def test_the_api_hands_out_a_watch_object_signed_with_the_current_key() -> None:
-    # Given the watch key just rotated (current first, previous second)
-    links = WatchLinks(StaticSecret("n" * 64, "o" * 64), ENDPOINT, engine_url="http://127.0.0.1:4614")
+    # Given a push stack beside the app, and the watch key just rotated (current first, previous second)
+    links = WatchLinks(StaticSecret("n" * 64, "o" * 64), StaticWatchEndpoint(ENDPOINT), "http://127.0.0.1:4614")
     # When POST /images builds its watch object
     watch = links.for_image(IMAGE, NOW)
     # Then the URL is the engine's form locally, and its token is signed with the new key
-    assert watch["url"].startswith("ws://127.0.0.1:4614/_aws/execute-api/a1b2c3d4e5/v1?token=")
-    token = watch["url"].split("token=")[1]
+    assert watch is not None
+    assert watch.url.startswith("ws://127.0.0.1:4614/_aws/execute-api/a1b2c3d4e5/v1?token=")
+    token = watch.url.split("token=")[1]
     assert check_watch_token(token, [b"n" * 64], NOW) == IMAGE
     with pytest.raises(InvalidWatchToken):
         check_watch_token(token, [b"o" * 64], NOW)
-    assert WatchLinks(StaticSecret("n" * 64), ENDPOINT).for_image(IMAGE, NOW)["url"].startswith(f"{ENDPOINT}?token=")
+    on_aws = WatchLinks(StaticSecret("n" * 64), StaticWatchEndpoint(ENDPOINT)).for_image(IMAGE, NOW)
+    assert on_aws is not None
+    assert on_aws.url.startswith(f"{ENDPOINT}?token=")
+
+
+def test_without_a_push_stack_there_is_no_watch_object_and_the_key_is_never_read() -> None:
+    keys = StaticSecret("n" * 64)
+    keys.values.clear()  # reading it would fail: there is no current value
+    assert WatchLinks(keys, StaticWatchEndpoint(None)).for_image(IMAGE, NOW) is None
+
+
+def test_a_watch_url_that_is_not_a_stage_url_gives_no_watch_object_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # (the parameter is the push stack's to write: uploads go on without a watch if it is broken)
+    links = WatchLinks(StaticSecret("n" * 64), StaticWatchEndpoint("https://example.com/not-a-stage"))
+    assert links.for_image(IMAGE, NOW) is None
+    assert "unusable" in caplog.text
 
 
 def test_clients_connect_to_the_stage_on_aws_and_to_the_engines_path_form_locally() -> None:

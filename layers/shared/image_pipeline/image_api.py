@@ -36,6 +36,7 @@ from image_pipeline.edits import (
 )
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import image_id_for_key, is_upload_key, new_image_id, upload_key
+from image_pipeline.notify.callbacks import CallbackChecker
 from image_pipeline.pairing import ImageState, derive_state, next_deadline, trace
 from image_pipeline.ports import EditStarter, ImageLog, ImageRecord, ObjectStore
 from image_pipeline.problems import FieldProblem, InvalidInput
@@ -73,14 +74,17 @@ def create_image(
     store: ObjectStore,
     images: ImageLog,
     limits: UploadLimits,
+    callbacks: CallbackChecker,
     stall_timeout: timedelta,
     now: datetime,
 ) -> CreatedImage:
     """Register a new image and hand back a presigned POST that accepts only this upload.
 
     The image is open from now on: if nothing is uploaded before the POST expires (plus the stall
-    timeout's grace), the sweeper ends it EXPIRED.
+    timeout's grace), the sweeper ends it EXPIRED. A ``callbackUrl`` the stack may not call back
+    refuses the request (InvalidInput) before anything is recorded.
     """
+    callback_url = callbacks.check(request.callback_url) if request.callback_url is not None else None
     image_id = new_image_id()
     key = upload_key(image_id, request.content_type)
     expires_at = now + timedelta(seconds=limits.expires_in)
@@ -99,6 +103,7 @@ def create_image(
         upload_key=key,
         created_at=now,
         origin="api",
+        callback_url=callback_url,
     )
     requested = PipelineEvent.new(
         EventType.UPLOAD_REQUESTED,

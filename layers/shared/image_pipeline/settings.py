@@ -89,6 +89,9 @@ class ApiSettings(_Tracking):
     download_url_ttl_seconds: int = Field(gt=0, le=604_800)
     allowed_origin: str = Field(min_length=1)
     edit_workflow_arn: str = Field(min_length=1)
+    watch_url_parameter: str = Field(min_length=1)  # where the push stack (if any) says its watch URL is
+    watch_secret_arn: str = Field(min_length=1)  # the key watch tokens are signed with
+    allow_loopback_callbacks: bool  # only ever true on the local engine (the template decides)
 
 
 class EditStepSettings(ImagingSettings):

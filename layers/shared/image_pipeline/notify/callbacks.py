@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from image_pipeline.notify.ports import Address, NameNotResolved, Resolver
+from image_pipeline.problems import FieldProblem, InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -239,3 +240,18 @@ def check_callback_url(url: str, policy: CallbackPolicy, resolver: Resolver) -> 
     except NameNotResolved as exc:
         raise CallbackRefused("unresolvable", f"{callback.host} does not resolve: {exc}") from exc
     return url
+
+
+@dataclass(frozen=True)
+class CallbackChecker:
+    """What ``POST /images`` does with a ``callbackUrl``: keeps it if the stack may call it back,
+    else refuses the request naming the field (:class:`~image_pipeline.problems.InvalidInput`)."""
+
+    policy: CallbackPolicy
+    resolver: Resolver
+
+    def check(self, url: str) -> str:
+        try:
+            return check_callback_url(url, self.policy, self.resolver)
+        except CallbackRefused as exc:
+            raise InvalidInput([FieldProblem("callbackUrl", str(exc))]) from exc

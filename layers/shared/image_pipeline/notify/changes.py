@@ -1,11 +1,16 @@
 """The tracker's status announcements, as the notifier and the webhook sender read them.
 
-``ImageStatusChanged`` (and ``EditStatusChanged``, whose data adds ``editId``) is published by
-the tracker on every status change of an image, in the pipeline's envelope::
+``ImageStatusChanged`` is published by the tracker on every status change of an image, and
+``EditStatusChanged`` on every status change of one of its edits (its own ``version``s), in the
+pipeline's envelope (schemas in ``image_pipeline.contracts``)::
 
-    data = {"status", "previous", "reasonCode", "reason", "upload": {"version", "key"} | null,
-            "version": <grows by one per change of this image>, "latencyMs": <upload -> final
-            status, only when final>, "final": <bool>}
+    data = {"status", "previous", "reasonCode", "reason", "version": <grows by one per change of
+            this image, or of this edit>, "final": <bool>, "latencyMs": <to the final status>,
+            "upload": {"version", "key", "uploadedAt"} | null  (an image's),
+            "editId"  (an edit's)}
+
+They are read as the tracker reads any event: an event that breaks its contract, or that does
+not come from the tracker, is refused.
 """
 
 from dataclasses import dataclass
@@ -15,7 +20,8 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from image_pipeline.events import EventType, PipelineEvent
+from image_pipeline.events import EventType, NotAPipelineEvent, PipelineEvent
+from image_pipeline.tracker import pipeline_event
 
 STATUS_CHANGES = frozenset({EventType.IMAGE_STATUS_CHANGED, EventType.EDIT_STATUS_CHANGED})
 IMAGE_STREAM = "image"
@@ -66,10 +72,14 @@ class StatusChange:
 
     @classmethod
     def from_eventbridge(cls, event: dict[str, Any]) -> Self:
-        """Read the EventBridge event as delivered (raises NotAStatusChange for anything else)."""
+        """Read the EventBridge event as delivered: a status change that keeps its contract, from
+        the tracker (raises NotAStatusChange for anything else)."""
+        detail_type = event.get("detail-type")
+        if detail_type not in STATUS_CHANGES:
+            raise NotAStatusChange(f"{detail_type!r} is not a status change")
         try:
-            return cls.from_event(PipelineEvent.from_eventbridge(event))
-        except ValueError as exc:
+            return cls.from_event(pipeline_event(event))
+        except (NotAPipelineEvent, ValueError) as exc:
             raise NotAStatusChange(str(exc)) from exc
 
     @property

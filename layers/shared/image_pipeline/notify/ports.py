@@ -52,6 +52,15 @@ class SecretVersions(ABC):
         """The secret's current value, then its previous one while it has one (rotation)."""
 
 
+class WatchEndpoint(ABC):
+    """Where the push stack's WebSocket stage is, for the app's API (it is deployed after the app)."""
+
+    @abstractmethod
+    def url(self) -> str | None:
+        """The stage's URL (``wss://<apiId>.execute-api.<region>.<suffix>/<stage>``), or None when
+        no push stack is deployed beside the app."""
+
+
 class Watchers(ABC):
     """The WebSocket connections watching each image, and how far each image's pushes got."""
 

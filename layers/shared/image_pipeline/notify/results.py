@@ -5,9 +5,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel
+
 from image_pipeline.image_api import Downloads, describe_edit, describe_image
 from image_pipeline.notify.changes import StatusChange
 from image_pipeline.ports import ImageLog
+
+
+def as_json(answer: BaseModel) -> dict[str, Any]:
+    """A response model as the API puts it in its body: camelCase, JSON types."""
+    return answer.model_dump(mode="json", by_alias=True)
 
 
 @dataclass(frozen=True)
@@ -18,17 +25,20 @@ class Results:
 
     def describe(self, change: StatusChange) -> dict[str, Any] | None:
         """The API's answer for the image (or the edit) the change is about; None if unknown."""
+        answer: BaseModel | None
         if change.edit_id is not None:
-            return describe_edit(
+            answer = describe_edit(
                 change.image_id,
                 change.edit_id,
                 images=self.images,
                 downloads=self.downloads,
                 stall_timeout=self.stall_timeout,
             )
-        return describe_image(
-            change.image_id, images=self.images, downloads=self.downloads, stall_timeout=self.stall_timeout
-        )
+        else:
+            answer = describe_image(
+                change.image_id, images=self.images, downloads=self.downloads, stall_timeout=self.stall_timeout
+            )
+        return as_json(answer) if answer is not None else None
 
 
 def still_current(change: StatusChange, result: dict[str, Any]) -> bool:

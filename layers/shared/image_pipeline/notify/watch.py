@@ -10,6 +10,7 @@ names: the connection then hears that image's status changes (and its edits').
 import base64
 import hashlib
 import hmac
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,9 @@ from urllib.parse import quote, urlsplit
 
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.keys import is_image_id
-from image_pipeline.notify.ports import SecretVersions, Watchers
+from image_pipeline.notify.ports import SecretVersions, WatchEndpoint, Watchers
+
+log = logging.getLogger(__name__)
 
 TOKEN_TTL = timedelta(minutes=15)  # time to open the socket: the upload URL lives 10 minutes
 CONNECTION_LIFETIME = timedelta(hours=2)  # API Gateway closes a WebSocket connection after 2 hours
@@ -79,21 +82,26 @@ def watch_link(image_id: str, *, key: bytes, endpoint: str, now: datetime, ttl: 
 
 @dataclass(frozen=True)
 class WatchLinks:
-    """The ``watch`` object ``POST /images`` (and ``POST /images/{id}/edits``) answer with::
-
-    links = WatchLinks(SecretsManagerVersions(settings.watch_secret_arn), settings.watch_endpoint,
-                       os.environ.get("AWS_ENDPOINT_URL"))
-    body["watch"] = links.for_image(image_id, now)   # {"url": "wss://...?token=...", "expiresAt"}
-    """
+    """The ``watch`` object ``POST /images`` (and ``POST /images/{id}/edits``) answer with, when a
+    push stack is deployed beside the app (``endpoint``: where its WebSocket stage is)."""
 
     keys: SecretVersions  # the watch key: tokens are signed with its current value
-    endpoint: str  # the stage's URL as the template gives it: wss://<apiId>.execute-api.<region>.../<stage>
+    endpoint: WatchEndpoint
     engine_url: str | None = None  # the local engine's AWS_ENDPOINT_URL (its path form), None on AWS
 
-    def for_image(self, image_id: str, now: datetime, ttl: timedelta = TOKEN_TTL) -> dict[str, str]:
+    def for_image(self, image_id: str, now: datetime, ttl: timedelta = TOKEN_TTL) -> WatchLink | None:
+        """A URL to watch the image on; None without a push stack (or with a stage URL that is
+        not one, which is logged: uploads go on without a watch)."""
+        stage = self.endpoint.url()
+        if stage is None:
+            return None
+        try:
+            endpoint = client_endpoint(stage, self.engine_url)
+        except ValueError:
+            log.exception("the push stack's watch URL is unusable: no watch object")
+            return None
         key = self.keys.versions()[0].encode()
-        endpoint = client_endpoint(self.endpoint, self.engine_url)
-        return watch_link(image_id, key=key, endpoint=endpoint, now=now, ttl=ttl).to_dict()
+        return watch_link(image_id, key=key, endpoint=endpoint, now=now, ttl=ttl)
 
 
 def _api_and_stage(endpoint: str) -> tuple[str, str, str]:
