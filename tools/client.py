@@ -69,8 +69,12 @@ class PipelineClient:
                 payload = raw.decode(errors="replace")
             raise ApiError(error.code, payload, url) from None
 
-    def create_image(self, filename: str, content_type: str) -> dict[str, Any]:
-        _, body = self._request("POST", "images", {"filename": filename, "contentType": content_type})
+    def create_image(self, filename: str, content_type: str, callback_url: str | None = None) -> dict[str, Any]:
+        """POST /images: where to upload, and (with a push stack) where to watch the image."""
+        request = {"filename": filename, "contentType": content_type}
+        if callback_url is not None:
+            request["callbackUrl"] = callback_url  # its final status is POSTed there, signed
+        _, body = self._request("POST", "images", request)
         return dict(body)
 
     def upload(self, created: dict[str, Any], data: bytes, filename: str, content_type: str) -> None:

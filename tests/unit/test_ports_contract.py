@@ -271,3 +271,35 @@ def test_log_stores_each_status_version_once_and_only_over_the_version_it_replac
     assert stored is not None
     assert (stored.version, stored.published) == (2, False)
     assert stored.event == change(2, "COMPLETE").model_copy(update={"metadata": stored.event.metadata})
+
+
+def test_log_counts_each_edits_status_versions_apart_from_the_images(images: ImageLog) -> None:
+    def edit_change(edit: str, version: int, status: str) -> PipelineEvent:
+        return samples.event(
+            EventType.EDIT_STATUS_CHANGED,
+            image_id=IMAGE,
+            event_id=f"edit-status:{edit}:{version}",
+            editId=edit,
+            version=version,
+            status=status,
+        )
+
+    first, second = "a" * 32, "b" * 32
+    # Given the image's own status at version 1
+    assert images.announce(samples.event(EventType.IMAGE_STATUS_CHANGED, image_id=IMAGE, version=1), replaces=0)
+    # Then each edit starts its own versions at 1, apart from the image's and from each other
+    assert images.announcement(IMAGE, first) is None
+    assert images.announce(edit_change(first, 1, "RUNNING"), replaces=0) is True
+    assert images.announce(edit_change(second, 1, "RUNNING"), replaces=0) is True
+    assert images.announce(edit_change(first, 2, "COMPLETE"), replaces=0) is False  # version 1 is stored
+    assert images.announce(edit_change(first, 2, "COMPLETE"), replaces=1) is True
+    images.mark_published(IMAGE, 2, first)
+    stored = images.announcement(IMAGE, first)
+    assert stored is not None
+    assert (stored.version, stored.event.data["status"], stored.published) == (2, "COMPLETE", True)
+    other = images.announcement(IMAGE, second)
+    assert other is not None
+    assert (other.version, other.published) == (1, False)
+    image = images.announcement(IMAGE)
+    assert image is not None
+    assert (image.version, image.event.type) == (1, EventType.IMAGE_STATUS_CHANGED)
