@@ -9,8 +9,7 @@ from image_pipeline import catalogue
 from image_pipeline.catalogue import EventType
 from image_pipeline.edits import EditSource, edit_requested, outcome_event_id, parse_edit_request
 from image_pipeline.events import PipelineEvent
-from image_pipeline.ports import ImageRecord
-from tests.fakes import InMemoryImageLog
+from image_pipeline.ports import ImageLog, ImageRecord
 from tests.samples import DATA
 
 IMAGE = "0123456789abcdef0123456789abcdef"
@@ -31,7 +30,7 @@ def _answer(job: catalogue.Job, image_id: str, sequencer: str) -> dict[str, Any]
 
 
 def processed_image(
-    log: InMemoryImageLog, image_id: str = IMAGE, *, callback_url: str | None = None, sequencer: str = SEQUENCER
+    log: ImageLog, image_id: str = IMAGE, *, callback_url: str | None = None, sequencer: str = SEQUENCER
 ) -> None:
     """An API upload that every job answered: COMPLETE, with its outputs and its analysis."""
     key = f"uploads/{image_id}.jpg"
@@ -134,7 +133,7 @@ def as_eventbridge(event: PipelineEvent) -> dict[str, Any]:
     }
 
 
-def failed_edit(log: InMemoryImageLog, image_id: str = IMAGE) -> str:
+def failed_edit(log: ImageLog, image_id: str = IMAGE) -> str:
     """An edit of the processed image that failed at its filter step; its edit id."""
     source = EditSource(bucket=BUCKET, key=f"uploads/{image_id}.jpg", etag="e1")
     requested = edit_requested(

@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 from image_pipeline.aws.deliveries import DynamoDeliveries
 from image_pipeline.aws.delivery_queue import SqsDeliveryQueue
 from image_pipeline.aws.net import HttpTransport, SocketResolver
+from image_pipeline.aws.parameters import CACHE_SECONDS, SsmWatchEndpoint
 from image_pipeline.aws.secrets import SecretsManagerVersions
 from image_pipeline.aws.watchers import DynamoWatchers
 from image_pipeline.aws.websocket import ApiGatewayPusher
@@ -30,6 +31,7 @@ from image_pipeline.notify.ports import (
     Pusher,
     Resolver,
     SecretVersions,
+    WatchEndpoint,
     Watchers,
     WebhookTransport,
 )
@@ -41,6 +43,7 @@ from tests.notify_fakes import (
     RecordingPusher,
     RecordingTransport,
     StaticSecret,
+    StaticWatchEndpoint,
 )
 
 IMAGE = "0123456789abcdef0123456789abcdef"
@@ -223,6 +226,52 @@ def test_a_secret_that_cannot_be_read_is_an_error_not_an_empty_list() -> None:
         stub.add_client_error("get_secret_value", "AccessDeniedException")
         with pytest.raises(Exception, match="AccessDenied"):
             SecretsManagerVersions("s", client).versions()
+
+
+# ---------------------------------------------------------------- WatchEndpoint
+PARAMETER = "/my-images/push/watch-url"
+STAGE = "wss://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1"
+Deploy = Callable[[], None]
+
+
+@pytest.fixture(params=["ssm", "fake"])
+def endpoint(request: pytest.FixtureRequest, aws: SimpleNamespace) -> tuple[WatchEndpoint, Deploy]:
+    if request.param == "fake":
+        fake = StaticWatchEndpoint()
+        return fake, lambda: setattr(fake, "value", STAGE)
+    client = boto3.client("ssm")
+    return SsmWatchEndpoint(
+        PARAMETER, client, cache_seconds=0
+    ), lambda: client.put_parameter(Name=PARAMETER, Value=STAGE, Type="String") and None
+
+
+def test_the_watch_url_is_none_until_a_push_stack_writes_it(endpoint: tuple[WatchEndpoint, Deploy]) -> None:
+    found, deploy_push = endpoint
+    assert found.url() is None
+    deploy_push()
+    assert found.url() == STAGE
+
+
+def test_the_ssm_adapter_reads_the_parameter_once_a_minute_found_or_not() -> None:
+    client, now = boto3.client("ssm"), [100.0]
+    with Stubber(client) as stub:
+        stub.add_client_error("get_parameter", "ParameterNotFound", expected_params={"Name": PARAMETER})
+        stub.add_response("get_parameter", {"Parameter": {"Name": PARAMETER, "Value": STAGE}}, {"Name": PARAMETER})
+        found = SsmWatchEndpoint(PARAMETER, client, clock=lambda: now[0])
+        assert found.url() is None
+        now[0] += CACHE_SECONDS - 0.001  # just inside the minute: still the cached answer
+        assert found.url() is None
+        now[0] += 0.001  # a minute on: read again (a push stack deployed since is noticed)
+        assert found.url() == STAGE
+        stub.assert_no_pending_responses()
+
+
+def test_a_parameter_that_cannot_be_read_is_an_error_not_no_push_stack() -> None:
+    client = boto3.client("ssm")
+    with Stubber(client) as stub:
+        stub.add_client_error("get_parameter", "AccessDeniedException")
+        with pytest.raises(Exception, match="AccessDenied"):
+            SsmWatchEndpoint(PARAMETER, client).url()
 
 
 # ---------------------------------------------------------------- Pusher
