@@ -93,8 +93,10 @@ class PipelineClient:
             message = f"S3 refused the upload: {found[1]}" if found else text[:300]
             raise ApiError(error.code, {"message": message}, upload["url"]) from None
 
-    def get_image(self, image_id: str) -> dict[str, Any]:
-        return dict(self._request("GET", f"images/{image_id}")[1])
+    def get_image(self, image_id: str, wait: int | None = None) -> dict[str, Any]:
+        """GET /images/{id}; with ``wait``, the answer comes once the image is settled (or after
+        ``wait`` seconds, as it then is)."""
+        return dict(self._request("GET", f"images/{image_id}" + (f"?wait={wait}" if wait else ""))[1])
 
     def list_images(self, **query: str) -> dict[str, Any]:
         """GET /images (newest first; ``key=`` finds the image of an object key)."""

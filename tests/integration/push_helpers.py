@@ -1,93 +1,73 @@
-"""What the push tests need of the local stack until the tracker publishes status changes
-(issue 17) and POST /images takes a callbackUrl and answers a watch object (issue 20, the API's
-part): announce a status change on the app bus as the tracker will, give an image a callback URL
-as POST /images will, and mint its watch URL as POST /images will."""
+"""What the push tests need of the local stacks: the push stack beside the app, its secret read
+as the README says, a webhook receiver on 127.0.0.1, the tracker's record of an image, and the
+two things a test must fake because the engine cannot be made to do them: a status change that
+EventBridge delivers after a newer one, and a callback host that is re-pointed after POST /images
+checked it (DNS rebinding)."""
 
 import http.server
-import itertools
 import json
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
-from image_pipeline.events import EventType, PipelineEvent
-from image_pipeline.notify.watch import client_endpoint, watch_link
+from image_pipeline import catalogue
+from image_pipeline.aws.dynamodb import DynamoImageLog
+from image_pipeline.events import PipelineEvent
 from tools.stack import Stack
 
-_versions = itertools.count(int(datetime.now(UTC).timestamp()))  # newer than anything before this run
+
+def push_stack(app: Stack) -> Stack:
+    """The push stack `make deploy-local` deploys beside the app."""
+    return Stack(f"{app.name}-push", endpoint_url=app.endpoint_url)
 
 
-def next_version() -> int:
-    return next(_versions)
+def webhook_secret(app: Stack) -> str:
+    """The signing secret as the README reads it: whsec_ + the secret's value (output WebhookSecretArn)."""
+    arn = push_stack(app).outputs["WebhookSecretArn"]
+    value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    return "whsec_" + str(value).removeprefix("whsec_")
 
 
-def announce(
-    stack: Stack,
-    image: dict[str, Any],
-    status: str,
-    *,
-    final: bool,
-    version: int,
-    event_id: str,
-    previous: str | None = None,
-) -> PipelineEvent:
-    """Put an ImageStatusChanged on the app bus, as the tracker publishes it (issue 17's shape)."""
-    upload = image.get("upload") or {}
-    change = PipelineEvent.new(
-        EventType.IMAGE_STATUS_CHANGED,
-        image_id=image["imageId"],
-        producer="TrackerFunction",
-        event_id=event_id,
-        causation_id=f"cause-{event_id}",
-        data={
-            "status": status,
-            "previous": previous,
-            "reasonCode": image.get("reasonCode") if final else None,
-            "reason": image.get("reason") if final else None,
-            "upload": {"version": upload.get("version"), "key": upload.get("key")} if upload else None,
-            "version": version,
-            "final": final,
-            **({"latencyMs": 1234} if final else {}),
-        },
-    )
+def recorded(app: Stack, image_id: str, kind: str, cause: str | None = None) -> list[PipelineEvent]:
+    """What the tracker recorded under the image of one type (caused by ``cause``, if given)."""
+    events = DynamoImageLog(app.outputs["ImagesTableName"]).events(image_id)
+    return [e for e in events if e.type.value == kind and (cause is None or e.causation_id == cause)]
+
+
+def final_status(app: Stack, image_id: str) -> PipelineEvent:
+    """The tracker's announcement of the image's final status (the latest it stored)."""
+    announcement = DynamoImageLog(app.outputs["ImagesTableName"]).announcement(image_id)
+    assert announcement is not None, image_id
+    assert announcement.event.data["final"], announcement
+    return announcement.event
+
+
+def put_on_app_bus(app: Stack, event: PipelineEvent) -> None:
+    """Put an event on the app bus as its producer would (EventBridge may deliver it again, or late)."""
     response = boto3.client("events").put_events(
         Entries=[
             {
-                "EventBusName": stack.outputs["AppBusName"],
-                "Source": "image-pipeline",
-                "DetailType": change.type.value,
-                "Detail": json.dumps(change.detail()),
+                "EventBusName": app.outputs["AppBusName"],
+                "Source": catalogue.SOURCE,
+                "DetailType": event.type.value,
+                "Detail": json.dumps(event.detail()),
             }
         ]
     )
     assert response["FailedEntryCount"] == 0, response
-    return change
 
 
-def set_callback(stack: Stack, image_id: str, url: str) -> None:
-    """Give the image a callbackUrl, where POST /images will keep it (its record)."""
+def repoint_callback(app: Stack, image_id: str, url: str) -> None:
+    """The image's callbackUrl as if its host were re-pointed after POST /images checked it."""
     boto3.client("dynamodb").update_item(
-        TableName=stack.outputs["ImagesTableName"],
+        TableName=app.outputs["ImagesTableName"],
         Key={"pk": {"S": f"IMAGE#{image_id}"}, "sk": {"S": "IMAGE"}},
         UpdateExpression="SET callbackUrl = :url",
         ExpressionAttributeValues={":url": {"S": url}},
     )
-
-
-def secret_value(stack: Stack, output: str) -> str:
-    return str(boto3.client("secretsmanager").get_secret_value(SecretId=stack.outputs[output])["SecretString"])
-
-
-def watch_url(stack: Stack, image_id: str, *, now: datetime | None = None) -> str:
-    """The watch URL POST /images will answer for the image (the local engine's form)."""
-    key = secret_value(stack, "WatchTokenSecretArn").encode()
-    endpoint = client_endpoint(stack.outputs["WatchUrl"], os.environ["AWS_ENDPOINT_URL"])
-    return watch_link(image_id, key=key, endpoint=endpoint, now=now or datetime.now(UTC)).url
 
 
 @dataclass

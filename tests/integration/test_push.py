@@ -1,233 +1,266 @@
-"""Results come back to whoever asked (issue 20), on the local stack: a webhook receiver on
-127.0.0.1 gets exactly one signed POST per final status, retried when it first answers 500; a
-callback that resolves to the metadata endpoint is refused at send time; a WebSocket watcher hears
-each status change in order, the final one with working links; a gone connection is forgotten.
-Every push and every attempt is in the image's trace.
-
-The tracker does not publish ImageStatusChanged yet (issue 17), so these tests announce the
-changes on the app bus as it will; the image itself is really uploaded and processed."""
+"""Results come back to whoever asked (issue 20), on the local stacks (the app and the push beside
+it), with real uploads: POST /images with a callbackUrl, the upload, the tracker's own
+ImageStatusChanged, then exactly one signed COMPLETE POST to a receiver on 127.0.0.1, retried
+after its first 500; a WebSocket client opened on the watch URL POST /images answered hears the
+image's status changes ending in COMPLETE with working links; GET ?wait=20 answers at completion.
+Every push and every attempt is in the image's trace. Faked only where the engine cannot be made
+to misbehave: a status change delivered after a newer one, and a callback host re-pointed after
+POST /images checked it."""
 
 import json
+import os
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import boto3
 import pytest
 
-from image_pipeline.aws.dynamodb import DynamoImageLog
-from image_pipeline.events import PipelineEvent
+from image_pipeline.catalogue import EventType
 from image_pipeline.notify.signing import VerificationFailed, WebhookSecret, verify
-from tests.integration.conftest import settled, upload_image, wait_for
+from image_pipeline.notify.watch import watch_link
+from tests import samples
+from tests.integration.conftest import wait_for
 from tests.integration.push_helpers import (
     Receiver,
-    announce,
-    next_version,
-    secret_value,
-    set_callback,
-    watch_url,
+    final_status,
+    push_stack,
+    put_on_app_bus,
+    recorded,
+    repoint_callback,
+    webhook_secret,
 )
 from tests.integration.test_pipeline import _jpeg
 from tests.readme import readme_receiver
 from tests.websocket import HandshakeRefused, WebSocket
-from tools.client import PipelineClient
+from tools.client import ApiError, PipelineClient
 from tools.stack import Stack
 
 
-@pytest.fixture(scope="module")
-def image(client: PipelineClient) -> dict[str, Any]:
-    """One image, uploaded and processed for real: COMPLETE, with outputs."""
-    image_id = upload_image(client, _jpeg(), "told.jpg", "image/jpeg")
-    processed = settled(client, image_id)
-    assert processed["status"] == "COMPLETE", processed
-    return processed
-
-
-def _told(stack: Stack, image_id: str, kind: str, cause: str) -> list[PipelineEvent]:
-    """What the tracker recorded under the image of one kind, caused by one status change."""
-    events = DynamoImageLog(stack.outputs["ImagesTableName"]).events(image_id)
-    return [e for e in events if e.type.value == kind and e.causation_id == cause]
+def _upload(client: PipelineClient, created: dict[str, Any], name: str = "told.jpg") -> str:
+    client.upload(created, _jpeg(), name, "image/jpeg")
+    return str(created["imageId"])
 
 
 def _traced(client: PipelineClient, image_id: str, event_ids: set[str]) -> list[dict[str, Any]]:
-    """The entries of GET /images/{id}/trace with these event ids."""
     return [e for e in client.get_trace(image_id)["events"] if e["eventId"] in event_ids]
+
+
+def _sender_log(stack: Stack) -> list[str]:
+    group = f"/aws/lambda/{push_stack(stack).physical_id('WebhookSender')}"
+    return [e["message"] for e in boto3.client("logs").filter_log_events(logGroupName=group)["events"]]
 
 
 # ---------------------------------------------------------------- webhooks
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    yield from Receiver.running(answers=[500, 200])
+    yield from Receiver.running(answers=[500, 204])
 
 
-def test_a_receiver_gets_one_signed_post_of_the_final_status_retried_after_a_500(
-    client: PipelineClient, stack: Stack, image: dict[str, Any], receiver: Receiver
+def test_a_receiver_gets_one_signed_complete_post_per_upload_retried_after_a_500(
+    client: PipelineClient, stack: Stack, receiver: Receiver
 ) -> None:
-    # Given an image whose requester gave a callback URL, and a receiver that first answers 500
-    set_callback(stack, image["imageId"], receiver.url)
-    # (read as the README says: whsec_<the secret's value>)
-    secret_text = "whsec_" + secret_value(stack, "WebhookSecretArn").removeprefix("whsec_")
-    secret = WebhookSecret.parse(secret_text)
-    readme = readme_receiver(secret_text)
-    # When the tracker announces the image's final status
-    change = announce(stack, image, "COMPLETE", final=True, version=next_version(), event_id=f"it-{uuid.uuid4().hex}")
-    # Then the receiver gets it twice: 500, then (after the backoff, through the queue) 200
+    # Given a requester that gave a callback URL, and a receiver that first answers 500
+    created = client.create_image("told.jpg", "image/jpeg", callback_url=receiver.url)
+    secret_text = webhook_secret(stack)  # read as the README says: whsec_<the secret's value>
+    secret, readme = WebhookSecret.parse(secret_text), readme_receiver(secret_text)
+    # When the image is uploaded and processed
+    image_id = _upload(client, created)
+    # Then the receiver gets the final status twice: 500, then (after the backoff, through the queue) 204
     wait_for(lambda: len(receiver.received) >= 2, timeout=180, interval=1)
+    change = final_status(stack, image_id)
+    image = client.get_image(image_id)
     first, second = receiver.received[:2]
-    assert (first.answered, second.answered) == (500, 200)
+    assert (first.answered, second.answered) == (500, 204)
     for post in (first, second):
         assert post.path == "/hooks/images?token=receiver-secret"
-        # signed: the receiver verifies it with the secret from the stack's WebhookSecretArn
-        assert verify([secret], post.headers, post.body, now=int(post.headers["webhook-timestamp"])) == change.event_id
-        # and so does the README's receiver, which a customer copies
-        assert readme.verify(post.headers, post.body)["imageId"] == image["imageId"]
-        # with what GET /images/{id} answers
+        # signed: verified with the secret from the push stack's WebhookSecretArn, as the tracker's change
+        webhook_id = verify([secret], post.headers, post.body, now=int(post.headers["webhook-timestamp"]))
+        assert webhook_id == change.event_id
+        # and by the README's receiver, which a customer copies
+        assert readme.verify(post.headers, post.body)["imageId"] == image_id
+        # carrying what GET /images/{id} answers: COMPLETE, this upload, its outputs
         body = json.loads(post.body)
-        assert (body["imageId"], body["status"], body["upload"]) == (image["imageId"], "COMPLETE", image["upload"])
+        assert (body["imageId"], body["status"], body["upload"]) == (image_id, "COMPLETE", image["upload"])
         assert set(body["outputs"]) == set(image["outputs"])
-    # and a body changed on the way (or another secret) is one the receiver must reject
+    # A body changed on the way (or another secret) is one the receiver must reject
+    tampered = second.body.replace(b"COMPLETE", b"REJECTED")
     with pytest.raises(ValueError, match="signature"):
-        readme.verify(second.headers, second.body.replace(b"COMPLETE", b"REJECTED"))
+        readme.verify(second.headers, tampered)
     with pytest.raises(VerificationFailed):
-        verify(
-            [secret],
-            second.headers,
-            second.body.replace(b"COMPLETE", b"REJECTED"),
-            now=int(second.headers["webhook-timestamp"]),
-        )
-    # Each attempt is recorded under the image (status code, attempt, latency) and in its trace
+        verify([secret], second.headers, tampered, now=int(second.headers["webhook-timestamp"]))
+    # Each attempt is recorded under the image (attempt, status code, latency) and in its trace
     attempts = wait_for(
-        lambda: len(a := _told(stack, image["imageId"], "WebhookAttempted", change.event_id)) >= 2 and a, timeout=60
+        lambda: len(a := recorded(stack, image_id, "WebhookAttempted", change.event_id)) >= 2 and a, timeout=60
     )
     assert [(a.data["attempt"], a.data["statusCode"], a.data["outcome"]) for a in attempts] == [
         (1, 500, "retrying"),
-        (2, 200, "delivered"),
+        (2, 204, "delivered"),
     ]
     assert all(a.data["latencyMs"] >= 0 for a in attempts)
-    traced = _traced(client, image["imageId"], {a.event_id for a in attempts})
-    assert [t["source"] for t in traced] == ["WebhookSender", "WebhookSender"]
-    # When the same final status is announced again (EventBridge delivers at least once)
-    announce(stack, image, "COMPLETE", final=True, version=change.data["version"], event_id=change.event_id)
-    # Then no second successful POST is made: the sender logs the duplicate and posts nothing
-    logs = boto3.client("logs")
-    group = f"/aws/lambda/{stack.physical_id('WebhookSender')}"
-    wait_for(
-        lambda: any(
-            "already delivered" in e["message"] and image["imageId"] in e["message"]
-            for e in logs.filter_log_events(logGroupName=group)["events"]
-        ),
-        timeout=60,
-        interval=1,
-    )
-    assert [r.answered for r in receiver.received] == [500, 200]
+    assert [t["source"] for t in _traced(client, image_id, {a.event_id for a in attempts})] == ["WebhookSender"] * 2
+    # and recording them changed nothing: the image is COMPLETE, announced once as such
+    assert client.get_image(image_id)["status"] == "COMPLETE"
+    assert [e.data["status"] for e in recorded(stack, image_id, "ImageStatusChanged")][-1] == "COMPLETE"
+    # When EventBridge delivers the same final status again (at least once)
+    put_on_app_bus(stack, change)
+    # Then no second successful POST is made: the sender says so, and posts nothing
+    wait_for(lambda: any("already delivered" in m and image_id in m for m in _sender_log(stack)), timeout=60)
+    assert [r.answered for r in receiver.received] == [500, 204]
 
 
-def test_a_callback_that_resolves_to_the_metadata_endpoint_is_refused_when_sending(
-    client: PipelineClient, stack: Stack, image: dict[str, Any]
+def test_a_callback_url_into_the_cloud_is_refused_when_asked_and_when_re_pointed_before_sending(
+    client: PipelineClient, stack: Stack
 ) -> None:
-    # Given a callback URL aimed at the instance metadata endpoint (say, after DNS rebinding)
-    set_callback(stack, image["imageId"], "https://169.254.169.254/latest/meta-data/iam/security-credentials/")
-    # When the image's final status is announced
-    change = announce(stack, image, "COMPLETE", final=True, version=next_version(), event_id=f"it-{uuid.uuid4().hex}")
-    # Then the sender refuses it, and says why under the image (nothing was sent: no status code)
-    (attempt,) = wait_for(lambda: _told(stack, image["imageId"], "WebhookAttempted", change.event_id), timeout=60)
+    metadata = "https://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    # POST /images refuses it outright, naming the field
+    with pytest.raises(ApiError) as refused:
+        client.create_image("a.jpg", "image/jpeg", callback_url=metadata)
+    assert refused.value.status == 400
+    assert [e["field"] for e in refused.value.body["errors"]] == ["callbackUrl"]
+    # Given an accepted callback whose host now resolves to the metadata endpoint (DNS rebinding)
+    created = client.create_image("rebound.jpg", "image/jpeg", callback_url="https://93.184.216.34/hooks")
+    repoint_callback(stack, created["imageId"], metadata)
+    # When the image is processed
+    image_id = _upload(client, created, "rebound.jpg")
+    # Then the sender refuses to send, and says why under the image (nothing was sent: no status code)
+    (attempt,) = wait_for(lambda: recorded(stack, image_id, "WebhookAttempted"), timeout=120)
     assert (attempt.data["outcome"], attempt.data["statusCode"]) == ("refused", None)
     assert "169.254.169.254" in attempt.data["error"]
     assert "link-local" in attempt.data["error"]
-    # and recording it changed nothing about the image's status
-    assert client.get_image(image["imageId"])["status"] == "COMPLETE"
+    assert client.get_image(image_id)["status"] == "COMPLETE"
 
 
 # ---------------------------------------------------------------- the WebSocket watch
-def _messages(socket: WebSocket, count: int) -> list[dict[str, Any]]:
-    return [json.loads(socket.receive(timeout=60)) for _ in range(count)]
+def _messages_until_final(socket: WebSocket) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while not (messages and messages[-1]["final"]):
+        messages.append(json.loads(socket.receive(timeout=120)))
+    return messages
 
 
-def test_a_watcher_hears_each_status_change_in_order_ending_with_working_links(
-    client: PipelineClient, stack: Stack, image: dict[str, Any]
+def test_a_watcher_hears_the_images_status_changes_in_order_ending_complete_with_working_links(
+    client: PipelineClient, stack: Stack
 ) -> None:
-    # Given a client watching the image with the URL POST /images hands out
-    socket = WebSocket(watch_url(stack, image["imageId"]))
+    # Given a client watching an image on the URL POST /images answered, opened before the upload
+    created = client.create_image("watched.jpg", "image/jpeg")
+    engine = os.environ["AWS_ENDPOINT_URL"].replace("http", "ws", 1)  # the engine's path form of the stage
+    assert created["watch"]["url"].startswith(f"{engine}/_aws/execute-api/{push_stack(stack).outputs['WatchApiId']}/")
+    socket = WebSocket(created["watch"]["url"])
     try:
-        first_version, second_version, third_version = next_version(), next_version(), next_version()
-        # When the tracker announces PROCESSING, then COMPLETE
-        processing = announce(
-            stack, image, "PROCESSING", final=False, version=first_version, event_id=f"it-{uuid.uuid4().hex}"
-        )
-        (first,) = _messages(socket, 1)
-        complete = announce(
-            stack, image, "COMPLETE", final=True, version=second_version, event_id=f"it-{uuid.uuid4().hex}"
-        )
-        (second,) = _messages(socket, 1)
-        # Then it hears both, in order, the final one with what GET /images/{id} answers
-        assert [(m["version"], m["status"], m["final"]) for m in (first, second)] == [
-            (first_version, "PROCESSING", False),
-            (second_version, "COMPLETE", True),
-        ]
-        assert "image" not in first
-        outputs = second["image"]["outputs"]
-        assert set(outputs) == set(image["outputs"])
-        # whose links work
-        with urllib.request.urlopen(outputs["thumbnail"]["url"], timeout=30) as response:  # noqa: S310 - the engine's S3
-            assert response.status == 200
-            assert response.read(3) == b"\xff\xd8\xff"
-        # A change older than one already pushed (EventBridge keeps no order) is not pushed:
-        announce(stack, image, "PROCESSING", final=False, version=first_version, event_id=f"it-{uuid.uuid4().hex}")
-        announce(stack, image, "COMPLETE", final=True, version=third_version, event_id=f"it-{uuid.uuid4().hex}")
-        (third,) = _messages(socket, 1)
-        assert third["version"] == third_version  # the next message is the newer one
-        # And each push is recorded under the image, and in its trace
-        for change in (processing, complete):
-            (pushed,) = wait_for(partial(_told, stack, image["imageId"], "StatusPushed", change.event_id), timeout=60)
-            assert (pushed.data["watchers"], pushed.data["delivered"], pushed.data["gone"]) == (1, 1, 0)
-            assert [t["source"] for t in _traced(client, image["imageId"], {pushed.event_id})] == ["NotifierFunction"]
+        # When it is uploaded and processed
+        image_id = _upload(client, created, "watched.jpg")
+        messages = _messages_until_final(socket)
+    finally:
+        socket.close()
+    # Then it heard each status change the tracker announced, in order, ending in COMPLETE (all but
+    # PENDING, when that was announced before the socket opened)
+    announced = [(e.data["version"], e.data["status"]) for e in recorded(stack, image_id, "ImageStatusChanged")]
+    heard = [(m["version"], m["status"]) for m in messages]
+    assert heard == announced[len(announced) - len(heard) :]
+    assert [status for _, status in announced[: len(announced) - len(heard)]] in ([], ["PENDING"])
+    assert heard[-1][1] == "COMPLETE"
+    assert [m["final"] for m in messages] == [False] * (len(messages) - 1) + [True]
+    # the final one with what GET /images/{id} answers, only it
+    final = messages[-1]
+    assert all("image" not in m for m in messages[:-1])
+    assert set(final["image"]["outputs"]) == set(client.get_image(image_id)["outputs"])
+    # whose links work
+    url = final["image"]["outputs"]["thumbnail"]["url"]
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - the engine's S3
+        assert response.status == 200
+        assert response.read(3) == b"\xff\xd8\xff"
+    # And each push is recorded under the image, and in its trace
+    pushes = wait_for(lambda: len(p := recorded(stack, image_id, "StatusPushed")) >= len(messages) and p, timeout=60)
+    assert sorted((p.data["version"], p.data["delivered"], p.data["gone"]) for p in pushes) == [
+        (version, 1, 0) for version, _ in heard
+    ]
+    assert {t["source"] for t in _traced(client, image_id, {p.event_id for p in pushes})} == {"NotifierFunction"}
+
+
+def test_a_status_change_delivered_after_a_newer_one_is_never_pushed(client: PipelineClient, stack: Stack) -> None:
+    # Given a watched image that the pipeline completed
+    created = client.create_image("late.jpg", "image/jpeg")
+    socket = WebSocket(created["watch"]["url"])
+    try:
+        image_id = _upload(client, created, "late.jpg")
+        final = _messages_until_final(socket)[-1]
+
+        # When EventBridge delivers an older change after it (it keeps no order), then a newer one
+        def change(version: int, status: str, *, final: bool) -> Any:
+            return samples.event(
+                EventType.IMAGE_STATUS_CHANGED,
+                image_id=image_id,
+                event_id=f"late-{uuid.uuid4().hex}",
+                version=version,
+                status=status,
+                final=final,
+                latencyMs=None,
+            )
+
+        older = change(final["version"] - 1, "PROCESSING", final=False)
+        newer = change(final["version"] + 1, "COMPLETE", final=True)
+        put_on_app_bus(stack, older)
+        put_on_app_bus(stack, newer)
+        # Then the next message is the newer one: the watcher never sees a status go back
+        assert json.loads(socket.receive(timeout=60))["version"] == final["version"] + 1
     finally:
         socket.close()
 
 
-def test_a_connection_without_a_valid_token_is_refused(stack: Stack, image: dict[str, Any]) -> None:
-    url = watch_url(stack, image["imageId"])
+def test_a_connection_without_a_valid_token_is_refused(client: PipelineClient, stack: Stack) -> None:
+    created = client.create_image("refused.jpg", "image/jpeg")
+    url, image_id = created["watch"]["url"], created["imageId"]
+    stage, token = url.split("?token=")
+    other = client.create_image("other.jpg", "image/jpeg")["imageId"]
+    key = boto3.client("secretsmanager").get_secret_value(SecretId=stack.outputs["WatchTokenSecretArn"])
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    expired = watch_link(image_id, key=key["SecretString"].encode(), endpoint=stage, now=an_hour_ago).url
     for bad in (
-        url[:-3] + "abc",
-        url.split("?")[0],
-        watch_url(stack, image["imageId"], now=datetime.now(UTC) - timedelta(hours=1)),
+        url[:-3] + "abc",  # not this stack's signature
+        stage,  # no token
+        f"{stage}?token={token.replace(image_id, other)}",  # another image's id on this image's token
+        expired,
     ):
         with pytest.raises(HandshakeRefused) as refused:
             WebSocket(bad)
         assert refused.value.status == 403
+    WebSocket(url).close()  # and the URL as given is admitted
 
 
-def test_a_connection_that_is_gone_is_forgotten(client: PipelineClient, stack: Stack, image: dict[str, Any]) -> None:
-    # Given the table lists a connection that API Gateway no longer has (closed without $disconnect)
-    table = stack.physical_id("WatchConnectionsTable")
+def test_a_connection_that_is_gone_is_forgotten(client: PipelineClient, stack: Stack) -> None:
+    # Given an image the table says a connection watches that API Gateway no longer has (no $disconnect)
+    created = client.create_image("gone.jpg", "image/jpeg")
+    image_id, gone = str(created["imageId"]), uuid.uuid4().hex[:16]
+    table = push_stack(stack).physical_id("WatchConnectionsTable")
     dynamodb = boto3.client("dynamodb")
-    gone = uuid.uuid4().hex[:16]
     expires = {"N": str(int((datetime.now(UTC) + timedelta(hours=1)).timestamp()))}
-    dynamodb.put_item(
-        TableName=table,
-        Item={
-            "pk": {"S": f"IMAGE#{image['imageId']}"},
-            "sk": {"S": f"CONN#{gone}"},
-            "connectionId": {"S": gone},
-            "expiresAt": expires,
-        },
-    )
-    dynamodb.put_item(
-        TableName=table,
-        Item={
-            "pk": {"S": f"CONN#{gone}"},
-            "sk": {"S": "CONN"},
-            "imageId": {"S": image["imageId"]},
-            "expiresAt": expires,
-        },
-    )
-    # When a status change is pushed (410 Gone from the @connections API)
-    change = announce(stack, image, "COMPLETE", final=True, version=next_version(), event_id=f"it-{uuid.uuid4().hex}")
+    watching = {"pk": {"S": f"IMAGE#{image_id}"}, "sk": {"S": f"CONN#{gone}"}, "connectionId": {"S": gone}}
+    dynamodb.put_item(TableName=table, Item={**watching, "expiresAt": expires})
+    connection = {"pk": {"S": f"CONN#{gone}"}, "sk": {"S": "CONN"}}
+    dynamodb.put_item(TableName=table, Item={**connection, "imageId": {"S": image_id}, "expiresAt": expires})
+    # When the image is processed and its status changes are pushed (410 Gone from @connections)
+    _upload(client, created, "gone.jpg")
     # Then the connection is forgotten, and the push's record says one was gone
-    (pushed,) = wait_for(lambda: _told(stack, image["imageId"], "StatusPushed", change.event_id), timeout=60)
-    assert pushed.data["gone"] >= 1
-    key = {"pk": {"S": f"CONN#{gone}"}, "sk": {"S": "CONN"}}
-    assert "Item" not in dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)
+    (pushed, *_) = wait_for(lambda: recorded(stack, image_id, "StatusPushed"), timeout=120)
+    assert pushed.data["gone"] == 1
+    assert "Item" not in dynamodb.get_item(TableName=table, Key=connection, ConsistentRead=True)
+
+
+# ---------------------------------------------------------------- a request that waits
+def test_a_request_that_waits_is_answered_with_the_final_status_when_the_image_completes(
+    client: PipelineClient, stack: Stack
+) -> None:
+    # Given an upload on its way
+    image_id = _upload(client, client.create_image("waited.jpg", "image/jpeg"), "waited.jpg")
+    # When a script asks for it, waiting up to 20 s
+    image = client.get_image(image_id, wait=20)
+    answered = datetime.now(UTC)
+    # Then the answer is the final status, given when the image completed (not when the wait ran out)
+    assert image["status"] == "COMPLETE"
+    completed = final_status(stack, image_id).occurred_at
+    late = (answered - completed).total_seconds()
+    print(f"?wait=20 answered {late:.3f} s after the tracker announced COMPLETE")  # the figure the README gives
+    assert late < 10

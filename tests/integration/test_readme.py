@@ -36,6 +36,7 @@ NOT_RUN_HERE = {
     "sam build -t consumers/aggregates/template.yaml": "deploys to your AWS accounts (wiring: test_hub_wiring.py)",
     "sam build -t consumers/history/template.yaml": "deploys to your AWS accounts (wiring: test_hub_wiring.py)",
     "sam build -t hub/template.yaml": "deploys to your AWS accounts (wiring: test_hub_wiring.py)",
+    "sam build -t push/template.yaml": "deploys to your AWS account (make deploy-local deploys it: test_push.py)",
     "gh api": "one-time set-up of your GitHub repository",
     "aws iam put-role-policy": "one-time set-up in your AWS account",
     "sam deploy --guided": "interactive: tests/integration/test_sam_cli.py answers its prompts through a pty",

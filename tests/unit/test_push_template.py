@@ -270,3 +270,21 @@ def test_the_webhook_queue_gives_a_dead_workers_attempt_back_after_its_lease(pus
     assert config.timeout_seconds < config.lease.total_seconds() < queue["VisibilityTimeout"]
     # a retry's longest single wait (an SQS delay) fits the queue's retention many times over
     assert queue["MessageRetentionPeriod"] >= 4 * 24 * 3600
+
+
+def test_the_readme_names_every_parameter_of_the_push() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Results come back", 1)[1].split("\n## ", 1)[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("| `"))
+    for name, spec in template.load(PUSH)["Parameters"].items():
+        assert f"`{name}`" in table, name
+        assert (
+            "Default" not in spec
+            or f"`{spec['Default']}`" in table
+            or name
+            in {
+                "Architecture",
+                "LogRetentionInDays",
+                "LocalEmulator",
+            }
+        ), name
