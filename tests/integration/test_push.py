@@ -157,8 +157,9 @@ def test_a_watcher_hears_the_images_status_changes_in_order_ending_complete_with
         socket.close()
     # Then it heard each status change the tracker announced, in order, ending in COMPLETE (all but
     # PENDING, when that was announced before the socket opened)
-    announced = [(e.data["version"], e.data["status"]) for e in recorded(stack, image_id, "ImageStatusChanged")]
     heard = [(m["version"], m["status"]) for m in messages]
+    changes = wait_for(lambda: len(c := recorded(stack, image_id, "ImageStatusChanged")) >= len(heard) and c)
+    announced = [(e.data["version"], e.data["status"]) for e in changes]  # as the tracker recorded its own
     assert heard == announced[len(announced) - len(heard) :]
     assert [status for _, status in announced[: len(announced) - len(heard)]] in ([], ["PENDING"])
     assert heard[-1][1] == "COMPLETE"
