@@ -40,7 +40,7 @@ export PORT STALL_TIMEOUT_SECONDS ALLOWED_ORIGIN HUB_STACKS
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS) \
-	AllowedOrigin=$(ALLOWED_ORIGIN) AllowLoopbackCallbacks=true
+	AllowedOrigin=$(ALLOWED_ORIGIN) RecognitionBackend=onnx AllowLoopbackCallbacks=true
 
 # The delivery pipeline's steps (.github/workflows/pipeline.yml runs them per stage with the
 # stage's values; `make deploy-local` runs the same package and deploy steps on the local engine).
@@ -246,7 +246,8 @@ define make_venv
 	@touch $(1)/.installed
 endef
 
-$(DEV_READY): tools/requirements/dev.txt layers/shared/requirements.txt layers/pillow/requirements.txt
+$(DEV_READY): tools/requirements/dev.txt layers/shared/requirements.txt layers/pillow/requirements.txt \
+		layers/recognition/requirements.txt
 	$(call make_venv,$(VENV),-r tools/requirements/dev.txt)
 
 $(SAM_READY): tools/requirements/sam.txt

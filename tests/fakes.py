@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from image_pipeline.edits import EditWorkflowInput
 from image_pipeline.events import PipelineEvent
+from image_pipeline.imaging import ImageLimits
 from image_pipeline.ports import (
     Announcement,
     EditStarter,
@@ -22,7 +23,9 @@ from image_pipeline.ports import (
     ObjectStore,
     PresignedUpload,
     StoredObject,
+    UploadImage,
 )
+from image_pipeline.recognition import Findings, Recognizer
 
 
 def _etag(data: bytes) -> str:
@@ -187,3 +190,17 @@ class RecordingEditStarter(EditStarter):
 
     def executions(self) -> list[str]:
         return sorted(self.started)
+
+
+class CannedRecognizer(Recognizer):
+    """Answers every image with the same findings, reading none of it (as ``off`` does);
+    remembers what it was shown."""
+
+    def __init__(self, findings: Findings) -> None:
+        self.findings = findings
+        self.backend = findings.backend
+        self.seen: list[UploadImage] = []
+
+    def recognize(self, image: UploadImage, limits: ImageLimits) -> Findings:
+        self.seen.append(image)
+        return self.findings

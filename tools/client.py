@@ -18,6 +18,7 @@ class ApiError(RuntimeError):
     def __init__(self, status: int, body: Any, url: str) -> None:
         self.status = status
         self.body = body
+        self.url = url
         message = body.get("message") if isinstance(body, dict) else body
         super().__init__(f"HTTP {status} from {url}: {message}")
 
@@ -69,12 +70,18 @@ class PipelineClient:
                 payload = raw.decode(errors="replace")
             raise ApiError(error.code, payload, url) from None
 
-    def create_image(self, filename: str, content_type: str, callback_url: str | None = None) -> dict[str, Any]:
-        """POST /images: where to upload, and (with a push stack) where to watch the image."""
-        request = {"filename": filename, "contentType": content_type}
+    def create_image(
+        self, filename: str, content_type: str, size: int | None = None, callback_url: str | None = None
+    ) -> dict[str, Any]:
+        """POST /images; with ``size``, a file the upload would refuse is refused right here; with
+        ``callback_url``, the image's final status is POSTed there, signed. The answer says where
+        to upload and (with a push stack) where to watch the image."""
+        asked: dict[str, Any] = {"filename": filename, "contentType": content_type}
+        if size is not None:
+            asked["size"] = size
         if callback_url is not None:
-            request["callbackUrl"] = callback_url  # its final status is POSTed there, signed
-        _, body = self._request("POST", "images", request)
+            asked["callbackUrl"] = callback_url
+        _, body = self._request("POST", "images", asked)
         return dict(body)
 
     def upload(self, created: dict[str, Any], data: bytes, filename: str, content_type: str) -> None:

@@ -127,6 +127,7 @@ def _delta(after: DailyStats, before: DailyStats) -> dict[str, dict[str, int]]:
         "images": minus(after.images, before.images),
         "events": minus(after.events, before.events),
         "rejects": minus(after.rejects, before.rejects),
+        "moderation": minus(after.moderation, before.moderation),
     }
 
 

@@ -1,4 +1,5 @@
-"""The HTML report of a `make run`: one card per image with its outputs, analysis and timeline."""
+"""The HTML report of a `make run`: one card per image with its outputs, analysis, recognition and
+timeline."""
 
 import json
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ EVENT_COLOURS = {
     "ThumbnailCreated": "#1a7f37",
     "RenditionsCreated": "#2da44e",
     "ImageAnalyzed": "#8250df",
+    "ImageRecognized": "#bf3989",
     "ImageRejected": "#9a6700",
     "ImageProcessingFailed": "#cf222e",
     "ImageProcessingStalled": "#cf222e",
@@ -83,10 +85,13 @@ def _outputs(result: dict[str, Any]) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{escape(name)}</td><td>{escape(o['format'])}</td><td>{o['width']}x{o['height']}</td>"
-        f"<td>{o['bytes'] / 1024:.1f} KB</td></tr>"
+        f"<td>{o['bytes'] / 1024:.1f} KB</td><td>{escape(str(o.get('withheld') or ''))}</td></tr>"
         for name, o in sorted(outputs.items())
     )
-    return f"<h3>Outputs</h3><table><tr><th>name</th><th>format</th><th>size</th><th>bytes</th></tr>{rows}</table>"
+    return (
+        "<h3>Outputs</h3><table><tr><th>name</th><th>format</th><th>size</th><th>bytes</th>"
+        f"<th>withheld</th></tr>{rows}</table>"
+    )
 
 
 def _previews(result: dict[str, Any]) -> str:
@@ -130,6 +135,35 @@ def _analysis(result: dict[str, Any]) -> str:
         else:
             rows.append((key, _format_value(value)))
     return "<h3>Analysis</h3>" + _kv_table(rows)
+
+
+def _recognition(result: dict[str, Any]) -> str:
+    """What recognition saw: the backend, moderation's verdict, labels and faces where it has them."""
+    recognition = result.get("recognition")
+    if not recognition:
+        return ""
+    moderation = recognition.get("moderation") or {}
+    score, threshold = moderation.get("score"), moderation.get("threshold")
+    verdict = "flagged: withheld" if moderation.get("flagged") else "passed" if score is not None else "not checked"
+    rows = [
+        ("backend", escape(str(recognition.get("backend")))),
+        ("moderation", escape(verdict)),
+        ("score / threshold", escape(f"{_format_value(score)} / {_format_value(threshold)}")),
+    ]
+    flagging = moderation.get("labels") or []
+    if flagging:
+        rows.append(("moderation labels", escape(", ".join(f"{m['name']} {m['confidence']:.0%}" for m in flagging))))
+    for key, what in (("labels", "labels"), ("faces", "faces")):
+        if key not in recognition:  # a flagged image shows its verdict alone
+            continue
+        found = recognition[key]
+        if found is None:
+            rows.append((what, "not available from this backend"))
+        elif key == "labels":
+            rows.append((what, escape(", ".join(f"{x['name']} {x['confidence']:.0%}" for x in found[:10]) or "none")))
+        else:
+            rows.append((what, str(len(found))))
+    return "<h3>Recognition</h3>" + _kv_table(rows)
 
 
 def _waterfall(result: dict[str, Any]) -> str:
@@ -193,12 +227,17 @@ def _edit(result: dict[str, Any]) -> str:
     )
 
 
+def _no_thumbnail(result: dict[str, Any]) -> str:
+    withheld = ((result.get("outputs") or {}).get("thumbnail") or {}).get("withheld")
+    return f"thumbnail withheld ({escape(withheld)})" if withheld else "no thumbnail"
+
+
 def _card(result: dict[str, Any]) -> str:
     assets = result.get("assets") or {}
     thumb = (
         f'<img src="{escape(assets["thumbnail"])}" alt="thumbnail of {escape(result["file"])}">'
         if "thumbnail" in assets
-        else '<div class="none">no thumbnail</div>'
+        else f'<div class="none">{_no_thumbnail(result)}</div>'
     )
     reason = f'<div class="reason">{escape(result["reason"])}</div>' if result.get("reason") else ""
     alpha = " alpha" if (result.get("analysis") or {}).get("hasAlpha") else ""
@@ -208,7 +247,7 @@ def _card(result: dict[str, Any]) -> str:
         f'<div class="muted">image id {escape(result.get("imageId") or "-")}</div>{reason}'
         f"{_previews(result)}"
         f'<div class="cols"><div><h3>Timings</h3>{_timings(result)}{_outputs(result)}</div>'
-        f"<div>{_analysis(result)}</div><div>{_waterfall(result)}{_edit(result)}</div></div>"
+        f"<div>{_analysis(result)}{_recognition(result)}</div><div>{_waterfall(result)}{_edit(result)}</div></div>"
         f"</div></section>"
     )
 
@@ -223,6 +262,8 @@ def _hub(hub: dict[str, Any]) -> str:
         ("images (day)", escape(json.dumps(day["images"]))),
         ("rejects (day)", escape(json.dumps(day["rejects"]))),
         ("formats (day)", escape(json.dumps(day["formats"]))),
+        ("moderation (day)", escape(json.dumps(day["moderation"]))),
+        ("top labels (day)", escape(json.dumps(day["topLabels"]))),
         ("bytes in / out", f"{day['bytesIn']} / {day['bytesOut']}"),
         ("latency p50 / p95", f"&le; {day['latencyP50Ms']} ms / &le; {day['latencyP95Ms']} ms"),
     ]

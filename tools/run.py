@@ -3,7 +3,7 @@
 POST /images -> presigned upload -> poll GET /images/{id} until final -> GET .../trace, then a
 result table; then what the event hub made of them: the aggregates this run added (the aggregates consumer's
 GraphQL API) and the run's images in the archive (an Athena query, the history consumer). Writes
-out/results.json (``images``, ``aggregates``, ``archive``) and out/report.html.
+out/results.json (``images``, ``statuses``, ``aggregates``, ``archive``) and out/report.html.
 
     python -m tools.run --images events/images [--expect complete]
 """
@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out"
 # Outputs copied next to the report: the thumbnail, the previews, and each format at 1024 px.
 SHOWN_OUTPUTS = ("thumbnail", "crop-", "filter-", "w1024-")
-SETTLED = frozenset({"COMPLETE", "REJECTED"})
+# Final with a reason: processed, rejected by a job, or refused before it became an image (REFUSED).
+SETTLED = frozenset({"COMPLETE", "REJECTED", "REFUSED"})
 # The edit `make run` asks of every processed image (POST /images/{id}/edits, the EditWorkflow).
 EDIT = {"operations": [{"crop": {"aspect": "1:1"}}, {"filter": "sepia"}, {"resize": {"width": 400}}], "format": "webp"}
 
@@ -58,6 +59,7 @@ class Result:
                 for name, output in self.image.get("outputs", {}).items()
             },
             "analysis": self.image.get("analysis"),
+            "recognition": self.image.get("recognition"),
             "trace": self.trace.get("events", []),
             "missing": self.trace.get("missing", []),
             "assets": self.assets,
@@ -80,7 +82,7 @@ def _ms(since: float) -> int:
 
 def _download_outputs(result: Result, assets_dir: Path) -> None:
     for name, output in result.image.get("outputs", {}).items():
-        if not name.startswith(SHOWN_OUTPUTS):
+        if not name.startswith(SHOWN_OUTPUTS) or not output.get("url"):  # no link: withheld by moderation
             continue
         target = assets_dir / f"{result.image_id}-{name}.{output['key'].rsplit('.', 1)[-1]}"
         with urllib.request.urlopen(output["url"], timeout=30) as response:
@@ -107,7 +109,7 @@ def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float
     started = time.monotonic()
     try:
         content_type = content_type_for(path.name)
-        created = client.create_image(path.name, content_type)
+        created = client.create_image(path.name, content_type, size=path.stat().st_size)
         result.image_id = created["imageId"]
         result.timings["createMs"] = _ms(started)
         uploading = time.monotonic()
@@ -125,11 +127,13 @@ def process(client: PipelineClient, path: Path, assets_dir: Path, timeout: float
         if result.status == "COMPLETE":
             _edit(client, result, assets_dir, timeout)
     except ApiError as error:
-        # The API refused it up front (e.g. a content type the pipeline does not take).
-        result.status = "REJECTED" if error.status in {400, 413} else "FAILED"
+        # Refused before it became an image: by the API (a type or a size the upload would refuse:
+        # no image exists) or by S3's upload policy (the image waits for an upload that never came).
+        result.status = "REFUSED" if error.status in {400, 403, 413} else "FAILED"
         body: dict[str, Any] = error.body if isinstance(error.body, dict) else {"message": str(error.body)[:300]}
-        reasons = "; ".join(str(e["reason"]) for e in body.get("errors", [])) or body.get("message")
-        result.reason = f"API {error.status}: {reasons}"
+        reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in body.get("errors", [])) or body.get("message")
+        by = "S3's upload policy" if "S3 refused" in str(reasons) else "the API"
+        result.reason = f"refused by {by} ({error.status}): {reasons}"
     result.timings["totalMs"] = _ms(started)
     return result
 
@@ -160,10 +164,24 @@ class Progress:
                 sys.stderr.write("\n")
 
 
+def recognition_summary(recognition: dict[str, Any] | None) -> str:
+    """One cell: the backend, moderation's verdict and score, the most confident labels."""
+    if not recognition:
+        return "-"
+    moderation = recognition.get("moderation") or {}
+    score = moderation.get("score")
+    verdict = "FLAGGED" if moderation.get("flagged") else "passed" if score is not None else "unchecked"
+    cell = f"{recognition.get('backend')} {verdict}" + (f" {score:.3f}" if score is not None else "")
+    labels = recognition.get("labels") or (moderation.get("labels") if moderation.get("flagged") else None) or []
+    return cell + "".join(f" {label['name']}" for label in labels[:3])
+
+
 def print_table(results: list[Result]) -> None:
-    rows = [("file", "status", "image id", "upload→done", "total", "outputs", "edit", "reason")]
+    rows = [("file", "status", "image id", "upload→done", "total", "outputs", "recognition", "edit", "reason")]
     for r in results:
         pipeline = r.timings.get("pipelineMs")
+        outputs = r.image.get("outputs", {})
+        withheld = sum(1 for o in outputs.values() if o.get("withheld"))
         rows.append(
             (
                 r.file,
@@ -171,7 +189,8 @@ def print_table(results: list[Result]) -> None:
                 r.image_id or "-",
                 f"{pipeline} ms" if pipeline is not None else "-",
                 f"{r.timings.get('totalMs', 0)} ms",
-                str(len(r.image.get("outputs", {}))),
+                f"{len(outputs)} ({withheld} withheld)" if withheld else str(len(outputs)),
+                recognition_summary(r.image.get("recognition"))[:48],
                 f"{r.edit['status']} {r.timings.get('editMs', 0)} ms" if r.edit else "-",
                 (r.reason or r.edit.get("reason") or "")[:60],
             )
@@ -195,6 +214,7 @@ def print_hub(checked: dict[str, Any]) -> None:
         f"{day['bytesIn']} bytes in, {day['bytesOut']} bytes out, latency p50 <= {day['latencyP50Ms']} ms, "
         f"p95 <= {day['latencyP95Ms']} ms"
     )
+    print(f"  moderation (day): {day['moderation']}; top labels (day): {day['topLabels'] or 'none'}")
     quarantined = checked["quarantine"]["forThisRun"]
     print(f"  quarantined by the hub's validator: {len(quarantined)} event(s) of this run")
     verdict = "matches the run" if archive["matches"] else "does NOT match the run"
@@ -257,10 +277,13 @@ def main() -> None:
     results.sort(key=lambda r: r.file)
 
     print_table(results)
-    checked = hub.finish({r.image_id: r.status for r in results if r.image_id})
+    # The hub accounts for every image the API has: not for a file refused before it became one
+    checked = hub.finish({r.image_id: r.status for r in results if r.image_id and r.image})
     print_hub(checked)
     images = [r.to_dict() for r in results]
-    (OUT / "results.json").write_text(json.dumps({"images": images, **checked}, indent=2) + "\n")
+    # the hub's per-image check has its own key: under "images" it would replace the run's results
+    hub_check = {**checked, "statuses": checked["images"]}
+    (OUT / "results.json").write_text(json.dumps({**hub_check, "images": images}, indent=2) + "\n")
     (OUT / "report.html").write_text(render_report(images, stack.api_url, hub=checked))
     print(f"\nWrote {OUT.relative_to(ROOT)}/results.json and {OUT.relative_to(ROOT)}/report.html")
 

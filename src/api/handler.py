@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from image_pipeline.aws.dynamodb import DynamoImageLog
+from image_pipeline.aws.eventbridge import EventBridgePublisher
 from image_pipeline.aws.net import SocketResolver
 from image_pipeline.aws.observability import function_logger, observed
 from image_pipeline.aws.parameters import SsmWatchEndpoint
@@ -35,6 +36,7 @@ def aws_adapters() -> Adapters:
         S3ObjectStore(),
         DynamoImageLog(settings.images_table, retention_days=settings.retention_days),
         StepFunctionsEditStarter(settings.edit_workflow_arn),
+        EventBridgePublisher(settings.app_bus_name, settings.event_source),
     )
 
 
@@ -60,8 +62,8 @@ def lambda_handler(
         unsupported = UnsupportedEvent(FUNCTION, "API Gateway REST requests (ImagesApi)", event)
         logger.error(str(unsupported))
         return unsupported.result()
-    store, images, starter = adapters or aws_adapters()
+    store, images, starter, publisher = adapters or aws_adapters()
     seconds_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
-    deps = ApiDeps(settings, store, images, starter, logger, seconds_left, push or aws_push())
+    deps = ApiDeps(settings, store, images, starter, publisher, logger, seconds_left, push or aws_push())
     app.append_context(deps=deps)  # type: ignore[no-untyped-call]
     return app.resolve(json_request(event), context)

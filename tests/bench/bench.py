@@ -7,7 +7,8 @@ One output (tests/bench/baseline.py): ours against the tutorial's naive path, Pi
 quality, upright), and against the JPEG 1/8-scale decode floor. The whole upload
 (tests/bench/upload.py): all three jobs' outputs against the naive path, the one-decode Pillow
 path and the encode floor, with the Lambda cost per 1,000 uploads. Then each function's init
-time and each job's peak memory on the largest allowed image (tests/bench/coldstart.py).
+time and each job's peak memory on the largest allowed image (tests/bench/coldstart.py), and
+what recognition costs per backend (tests/bench/recognition.py).
 
 Runs are interleaved and reported as medians of wall and CPU time; SSIM is against an exact
 reference (full decode, one LANCZOS resample). Every target is printed as met or missed.
@@ -27,7 +28,7 @@ if str(SHARED) not in sys.path:  # run as a script or module: the shared layer, 
     sys.path.insert(0, str(SHARED))
 
 from image_pipeline.imaging import THUMBNAIL, RenditionSpec, render  # noqa: E402
-from tests.bench import baseline, coldstart, images, upload  # noqa: E402
+from tests.bench import baseline, coldstart, images, recognition, upload  # noqa: E402
 from tests.bench.measure import Reference, interleaved  # noqa: E402
 
 Check = tuple[str, str, bool]
@@ -182,6 +183,7 @@ def evaluate(report: dict[str, Any]) -> list[Check]:
         )
     checks.append(("EXIF-6 comes out upright", str(report["orientation_ok"]), bool(report["orientation_ok"])))
     checks.extend(coldstart.evaluate(report["coldstart"]))
+    checks.extend(recognition.evaluate(report["recognition"]))
     return checks
 
 
@@ -215,6 +217,7 @@ def table(report: dict[str, Any], checks: Sequence[Check]) -> str:
             f"{cpu['ours'] / (cpu['floor'] + cpu['decodes']):.2f}x floor + decodes"
         )
     lines.append(coldstart.table(report["coldstart"]))
+    lines.append(recognition.table(report["recognition"]))
     lines.append("")
     lines.extend(f"{'met   ' if met else 'MISSED'}  {target:<58}{measured}" for target, measured, met in checks)
     return "\n".join(lines)
@@ -240,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "uploads": [time_upload(name, paths[key].read_bytes(), max(3, args.repeats // 2)) for name, key in UPLOADS],
         "orientation_ok": orientation_ok(paths["12mp-exif6.jpg"].read_bytes()),
         "coldstart": coldstart.measure(args.build, paths, args.repeats),
+        "recognition": recognition.measure(args.build, paths, args.repeats),
     }
     checks = evaluate(report)
     report["targets"] = [{"target": t, "measured": m, "met": p} for t, m, p in checks]

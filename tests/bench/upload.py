@@ -1,6 +1,7 @@
-"""The whole upload: all three jobs' outputs for one image, made four ways in the same run.
+"""The whole upload: all three image jobs' outputs for one image, made four ways in the same run.
 
-ours     = the three jobs exactly as the functions run them (``processing``'s jobs).
+ours     = the three image jobs exactly as the functions run them (``processing``'s operations;
+           recognition, which encodes nothing, is measured per backend by tests/bench/recognition.py).
 naive    = the tutorial's way for every output: a full decode per output, LANCZOS, encode.
 pillow   = the strongest plain alternative: one ``thumbnail()`` decode per job (draft +
            reducing_gap), every output of the job from it.
@@ -34,7 +35,8 @@ RENDITION_SPECS: tuple[RenditionSpec, ...] = (*WEB_RENDITIONS, *PREVIEWS)
 
 def ours(data: bytes) -> None:
     for job in JOBS:
-        OPERATIONS[job.name](Source(data), LIMITS)
+        if job.name in OPERATIONS:
+            OPERATIONS[job.name](Source(data), LIMITS)
 
 
 def _output(upright: Image.Image, spec: RenditionSpec, *, gap: float | None) -> bytes:

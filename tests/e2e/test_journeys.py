@@ -8,13 +8,14 @@ from typing import Any
 
 from PIL import Image
 
+from image_pipeline.catalogue import JOBS
 from image_pipeline.imaging import PREVIEWS, THUMBNAIL, WEB_RENDITIONS
 from tests.conftest import EVENTS
 from tools.client import PipelineClient
 
 # What an upload must produce: every output the pipeline's rendition specs name.
 EXPECTED_OUTPUTS = {spec.name for spec in (THUMBNAIL, *WEB_RENDITIONS, *PREVIEWS)}
-EXPECTED_RESPONSES = {"ThumbnailCreated", "RenditionsCreated", "ImageAnalyzed"}
+EXPECTED_RESPONSES = {job.response.value for job in JOBS}  # every job of the catalogue answers
 PHOTO = EVENTS / "images" / "coffee-landscape.jpg"
 SETTLE_SECONDS = 180  # cold starts on AWS included
 

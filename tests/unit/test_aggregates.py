@@ -19,6 +19,7 @@ from image_pipeline.aws.stats_api import AppSyncStatsPush
 from image_pipeline.catalogue import ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.hub.aggregates import (
+    TOP_LABELS,
     DailyStats,
     PushFailed,
     StatsPush,
@@ -153,6 +154,47 @@ def test_a_redelivery_repairs_an_attempt_that_counted_the_event_but_not_the_stat
     assert aggregate(announcement, store).duplicate is True
     assert _day(store).images == {"COMPLETE": 1}
     assert _day(store).events == {"ImageStatusChanged": 1}
+
+
+def _recognized(labels: list[tuple[str, float]], score: float | None = 0.01) -> PipelineEvent:
+    recognition: dict[str, Any] = {
+        "backend": "rekognition" if score is not None else "off",
+        "labels": [{"name": name, "confidence": confidence, "parents": []} for name, confidence in labels],
+        "faces": [],
+        "moderation": {"flagged": False, "score": score, "threshold": 0.8, "labels": []},
+    }
+    return samples.event(
+        EventType.IMAGE_RECOGNIZED, causation_id=f"{samples.IMAGE}@0001", at=T0, recognition=recognition
+    )
+
+
+@pytest.mark.parametrize("count", [TOP_LABELS - 1, TOP_LABELS, TOP_LABELS + 1])
+def test_a_recognized_image_counts_as_passed_with_its_most_confident_labels(count: int) -> None:
+    # Given labels listed least confident first
+    labels = [(f"Label{i}", 0.6 + i / 100) for i in range(count)]
+    counters = event_counters(_recognized(labels))
+    # Then the top few (by confidence) are counted, once each, beside the verdict
+    counted = sorted(name for name in counters if name.startswith("labels."))
+    assert counted == sorted(f"labels.{name}" for name, _ in labels[-TOP_LABELS:])
+    assert counters["moderation.passed"] == 1
+
+
+def test_a_backend_that_scores_nothing_counts_as_unchecked_not_passed() -> None:
+    counters = event_counters(_recognized([], score=None))
+    assert counters == {"events.ImageRecognized": 1, "moderation.unchecked": 1}
+
+
+def test_a_moderation_rejection_counts_as_flagged_and_any_other_rejection_does_not(store: DynamoStatsStore) -> None:
+    flagged = samples.event(EventType.IMAGE_REJECTED, at=T0, reason="moderation", job="recognition")
+    truncated = samples.event(EventType.IMAGE_REJECTED, at=T0)
+    for event in (flagged, truncated, _recognized([("Dog", 0.9), ("Animal", 0.95)])):
+        aggregate(event, store)
+    day = _day(store)
+    assert day.rejects == {"moderation": 1, "truncated": 1}
+    assert day.moderation == {"flagged": 1, "passed": 1}
+    assert day.labels == {"Animal": 1, "Dog": 1}
+    shown = DailyStats.from_counters(DAY, {"labels.Dog": 2, "labels.Cat": 2, "labels.Animal": 3}).to_dict()
+    assert list(shown["topLabels"].items()) == [("Animal", 3), ("Cat", 2), ("Dog", 2)]  # most first, ties by name
 
 
 def test_p50_and_p95_are_read_from_the_histogram() -> None:

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from image_pipeline import catalogue
+from image_pipeline import catalogue, contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
+from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.events import EventType, PipelineEvent
-from tests import template
+from tests import samples, template
 from tests.conftest import load_event
+from tests.fakes import RecordingEditStarter, RecordingPublisher
 
 Call = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 ORIGIN = template.load()["Parameters"]["AllowedOrigin"]["Default"]
@@ -79,7 +81,8 @@ def test_a_new_image_is_pending_with_its_upload_request_traced(api: Call) -> Non
         ({"filename": "a.jpg", "contentType": "text/html"}, {"contentType"}),
         ({"filename": "", "contentType": "image/png"}, {"filename"}),
         ({"filename": "a.jpg"}, {"contentType"}),
-        ({"filename": "a.jpg", "contentType": "image/png", "size": 1}, {"size"}),
+        ({"filename": "a.jpg", "contentType": "image/png", "size": -1}, {"size"}),
+        ({"filename": "a.jpg", "contentType": "image/png", "size": "1"}, {"size"}),
         ({"filename": "\x00\x1b", "contentType": "image/png"}, {"filename"}),
         ("{not json", {"body"}),
     ],
@@ -136,6 +139,7 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
         (EventType.THUMBNAIL_CREATED, {"outputs": [output]}),
         (EventType.RENDITIONS_CREATED, {"outputs": []}),
         (EventType.IMAGE_ANALYZED, {"analysis": {"format": "JPEG", "width": 640}}),
+        (EventType.IMAGE_RECOGNIZED, samples.DATA[EventType.IMAGE_RECOGNIZED]),
     ]
     for kind, data in responses:
         log.append(
@@ -153,6 +157,7 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
     assert image["status"] == "COMPLETE"
     assert image["missing"] == []
     assert image["analysis"] == {"format": "JPEG", "width": 640}
+    assert image["recognition"] == samples.DATA[EventType.IMAGE_RECOGNIZED]["recognition"]
     thumbnail = image["outputs"]["thumbnail"]
     assert thumbnail["width"] == 256
     assert thumbnail["url"].startswith("https://")
@@ -160,6 +165,31 @@ def test_get_image_derives_status_outputs_and_analysis_from_recorded_events(api:
     _, timeline = api(_get(image_id, trace=True))
     assert [e["type"] for e in timeline["events"]][:2] == ["UploadRequested", "ImageUploaded"]
     assert {e["answers"]["eventId"] for e in timeline["events"][2:]} == {upload}
+
+
+def test_an_output_made_before_moderation_answered_is_listed_without_a_link(api: Call, aws: SimpleNamespace) -> None:
+    # Given a thumbnail made, and recognition not answered yet (it may still flag the picture)
+    _, created = api(load_event("api-post-images.json"))
+    image_id = created["imageId"]
+    log = DynamoImageLog(aws.ImagesTable)
+    upload = f"uploads/{image_id}.jpg#01"
+    log.append(PipelineEvent.new(EventType.IMAGE_UPLOADED, image_id=image_id, producer="aws.s3", event_id=upload))
+    thumbnail = {**samples.DATA[EventType.THUMBNAIL_CREATED]["outputs"][0], "key": f"outputs/{image_id}/t.jpg"}
+    log.append(
+        PipelineEvent.new(
+            EventType.THUMBNAIL_CREATED,
+            image_id=image_id,
+            producer="ThumbnailFunction",
+            causation_id=upload,
+            data={"outputs": [thumbnail]},
+        )
+    )
+    # Then the image lists it, withheld until moderation clears the upload, and shows no recognition
+    _, image = api(_get(image_id))
+    assert image["status"] == "PROCESSING"
+    assert image["outputs"]["thumbnail"]["url"] is None
+    assert image["outputs"]["thumbnail"]["withheld"] == "pending_moderation"
+    assert image["recognition"] is None
 
 
 @pytest.mark.parametrize(
@@ -250,3 +280,52 @@ def test_a_bad_list_query_is_a_400_naming_the_field(api: Call, query: dict[str, 
     assert status == 400
     assert body["code"] == "INVALID_REQUEST"
     assert [e["field"] for e in body["errors"]] == [field]
+
+
+def test_a_new_image_is_announced_on_the_bus_as_the_tracker_and_the_hub_need_it(
+    aws: SimpleNamespace, load_handler: Callable[[str], ModuleType], lambda_context: object
+) -> None:
+    # Given the API with a publisher that records what it puts on the app bus
+    module, published = load_handler("ApiFunction"), RecordingPublisher()
+    adapters = (S3ObjectStore(), DynamoImageLog(aws.ImagesTable), RecordingEditStarter(), published)
+    # When a client starts an upload
+    response = module.lambda_handler(
+        _post({"filename": "a.jpg", "contentType": "image/jpeg"}), lambda_context, adapters
+    )
+    created = json.loads(response["body"])
+    # Then the request is on the bus too, as recorded, keeping its contract (the tracker then
+    # announces the image PENDING; the hub's consumers see it before any upload)
+    (requested,) = published.published
+    assert (requested.type, requested.image_id) == (EventType.UPLOAD_REQUESTED, created["imageId"])
+    assert DynamoImageLog(aws.ImagesTable).events(created["imageId"]) == [requested]
+    contracts.validate(requested.type.value, requested.detail())
+
+
+MAX = int(template.load()["Parameters"]["MaxUploadBytes"]["Default"])
+
+
+@pytest.mark.parametrize(
+    ("size", "created"),
+    [(None, True), (1, True), (MAX - 1, True), (MAX, True), (MAX + 1, False), (0, False), (-1, False), ("12", False)],
+    ids=["undeclared", "one-byte", "just-below", "at-the-limit", "just-above", "empty", "negative", "a-string"],
+)
+def test_a_declared_size_the_upload_would_refuse_is_refused_before_anything_exists(
+    api: Call, aws: SimpleNamespace, size: Any, created: bool
+) -> None:
+    body = {"filename": "a.jpg", "contentType": "image/jpeg"} | ({"size": size} if size is not None else {})
+    status, answer = api(_post(body))
+    if created:
+        # the presigned POST takes no more than what was declared (the stack's limit if nothing was)
+        assert status == 201
+        assert answer["maxBytes"] == (size or MAX)
+        policy = json.loads(base64.b64decode(answer["upload"]["fields"]["policy"]))
+        assert ["content-length-range", 1, size or MAX] in policy["conditions"]
+        return
+    # Then a 400 naming the field and, past the limit, the stack's own limit; and no image at all
+    assert status == 400
+    (problem,) = answer["errors"]
+    assert problem["field"] == "size"
+    if size == MAX + 1:
+        assert "MaxUploadBytes" in problem["reason"]
+        assert f"{MAX:,}" in problem["reason"]
+    assert DynamoImageLog(aws.ImagesTable).list_images(limit=10).images == []

@@ -20,8 +20,8 @@ from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.rest import images_api, openapi
 from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.events import EventType, PipelineEvent
-from tests import gateway, template
-from tests.fakes import RecordingEditStarter
+from tests import gateway, samples, template
+from tests.fakes import RecordingEditStarter, RecordingPublisher
 from tests.template import ROOT
 from tests.unit.test_sam_cli import expanded_template
 from tools import openapi as openapi_tool
@@ -52,7 +52,9 @@ def call(
 
     def request(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
         event = gateway.proxy_event(method, url, STAGE, body, headers)
-        response = module.lambda_handler(event, lambda_context, adapters=(S3ObjectStore(), log, starter))
+        response = module.lambda_handler(
+            event, lambda_context, adapters=(S3ObjectStore(), log, starter, RecordingPublisher())
+        )
         answered = {k: list(v) for k, v in response.get("multiValueHeaders", {}).items()}
         answered |= {k: [v] for k, v in response.get("headers", {}).items()}
         return int(response["statusCode"]), answered, json.loads(response["body"])
@@ -75,6 +77,7 @@ def _complete(log: DynamoImageLog, image_id: str = IMAGE, size: tuple[int, int] 
         EventType.THUMBNAIL_CREATED: {},
         EventType.RENDITIONS_CREATED: {},
         EventType.IMAGE_ANALYZED: {"analysis": analysis},
+        EventType.IMAGE_RECOGNIZED: samples.DATA[EventType.IMAGE_RECOGNIZED],
     }
     for kind, answer in answers.items():
         log.append(
@@ -241,7 +244,8 @@ EVERY_VALIDATION_PATH = [
     ("POST", "/images", {"filename": "a" * 256, "contentType": "image/png"}, {"filename"}),
     ("POST", "/images", {"filename": 7, "contentType": ["image/png"]}, {"filename", "contentType"}),
     ("POST", "/images", {"filename": "a.jpg"}, {"contentType"}),
-    ("POST", "/images", {**VALID, "size": 1}, {"size"}),
+    ("POST", "/images", {**VALID, "size": -1}, {"size"}),
+    ("POST", "/images", {**VALID, "size": True}, {"size"}),
     ("POST", "/images", "{not json", {"body"}),
     ("POST", "/images", "[1]", {"body"}),
     ("POST", "/images", None, {"body"}),

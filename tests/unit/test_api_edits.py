@@ -10,11 +10,14 @@ from urllib.parse import urljoin
 
 import pytest
 
+from image_pipeline import contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
 from image_pipeline.aws.s3 import S3ObjectStore
+from image_pipeline.catalogue import JOBS
 from image_pipeline.edits import outcome_event_id, request_event_id
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.tracker import sweep_overdue
+from tests import samples
 from tests.conftest import load_event
 from tests.fakes import RecordingEditStarter, RecordingPublisher
 
@@ -51,7 +54,9 @@ def api(
             {2: "{imageId}", 4: "{editId}"}.get(i + 1, part) if i in {1, 3} else part for i, part in enumerate(parts)
         )
         event["pathParameters"] = {"imageId": parts[1]} | ({"editId": parts[3]} if len(parts) > 3 else {})
-        response = module.lambda_handler(event, lambda_context, adapters=(S3ObjectStore(), log, starter))
+        response = module.lambda_handler(
+            event, lambda_context, adapters=(S3ObjectStore(), log, starter, RecordingPublisher())
+        )
         return int(response["statusCode"]), json.loads(response["body"])
 
     return call
@@ -75,7 +80,9 @@ def _uploaded(log: DynamoImageLog, *, complete: bool = True, size: tuple[int, in
         EventType.THUMBNAIL_CREATED: {},
         EventType.RENDITIONS_CREATED: {},
         EventType.IMAGE_ANALYZED: {"analysis": analysis},
+        EventType.IMAGE_RECOGNIZED: samples.DATA[EventType.IMAGE_RECOGNIZED],  # cleared, with a face
     }
+    assert set(answers) == {job.response for job in JOBS}  # every job answers: the image is COMPLETE
     for kind, answer in list(answers.items())[: None if complete else 1]:
         log.append(
             PipelineEvent.new(kind, image_id=IMAGE, producer="test", causation_id=UPLOAD, occurred_at=at, data=answer)
@@ -151,6 +158,38 @@ def test_an_unknown_image_is_404_and_one_not_processed_yet_is_409(api: Any, log:
     status, conflict = api("POST", f"/images/{IMAGE}/edits", BODY)
     assert (status, conflict["code"]) == (409, "CONFLICT")
     assert "PROCESSING" in conflict["message"]
+
+
+@pytest.mark.parametrize(("mode", "faces"), [("content", True), ("centre", False)])
+def test_a_content_crop_is_started_with_the_faces_recognition_found(
+    api: Any, log: DynamoImageLog, starter: Any, mode: str, faces: bool
+) -> None:
+    _uploaded(log)
+    body = {"operations": [{"crop": {"aspect": "1:1", "mode": mode}}], "format": "webp"}
+    assert api("POST", f"/images/{IMAGE}/edits", body)[0] == 202
+    (started,) = starter.started.values()
+    found = samples.DATA[EventType.IMAGE_RECOGNIZED]["recognition"]["faces"]
+    assert started.payload()["faces"] == (found if faces else None)
+    # and the request event keeps its contract with them
+    (requested,) = [e for e in log.events(IMAGE) if e.type is EventType.EDIT_REQUESTED]
+    contracts.validate(requested.type.value, requested.detail())
+
+
+def test_an_image_moderation_flagged_is_never_edited(api: Any, log: DynamoImageLog, starter: Any) -> None:
+    _uploaded(log, complete=False)
+    log.append(
+        PipelineEvent.new(
+            EventType.IMAGE_REJECTED,
+            image_id=IMAGE,
+            producer="RecognizeFunction",
+            causation_id=UPLOAD,
+            data={"reason": "moderation", "message": "flagged", "job": "recognition"},
+        )
+    )
+    status, conflict = api("POST", f"/images/{IMAGE}/edits", BODY)
+    assert (status, conflict["code"]) == (409, "CONFLICT")
+    assert "withheld by moderation" in conflict["message"]
+    assert starter.executions() == []
 
 
 def test_unknown_and_malformed_edit_ids(api: Any, log: DynamoImageLog) -> None:

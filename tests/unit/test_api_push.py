@@ -18,7 +18,7 @@ from image_pipeline.notify.callbacks import MAX_URL_LENGTH
 from image_pipeline.notify.watch import TOKEN_TTL, check_watch_token
 from tests import template
 from tests.conftest import load_event
-from tests.fakes import RecordingEditStarter
+from tests.fakes import RecordingEditStarter, RecordingPublisher
 from tests.notify_fakes import WATCH_KEY as WATCH_KEY_OF_FAKES
 from tests.notify_fakes import FakeResolver, api_push
 from tests.notify_samples import IMAGE, processed_image
@@ -173,7 +173,7 @@ def test_an_edit_is_watched_on_its_images_url(
     event.update(httpMethod="POST", path=f"/images/{IMAGE}/edits", resource="/images/{imageId}/edits")
     event.update(pathParameters={"imageId": IMAGE}, body=json.dumps({"operations": [{"filter": "sepia"}]}))
     # When an edit of it is asked for
-    adapters = (S3ObjectStore(), log, RecordingEditStarter())
+    adapters = (S3ObjectStore(), log, RecordingEditStarter(), RecordingPublisher())
     answer = load_handler("ApiFunction").lambda_handler(event, lambda_context, adapters=adapters, push=api_push(STAGE))
     # Then the answer says where to watch it: the image's watch URL (edits are heard there too)
     assert answer["statusCode"] == 202

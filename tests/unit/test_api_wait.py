@@ -19,7 +19,7 @@ from image_pipeline.catalogue import ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.image_api import FIRST_POLL_SECONDS, MAX_POLL_SECONDS, SETTLED, await_image
 from tests import gateway
-from tests.fakes import RecordingEditStarter
+from tests.fakes import RecordingEditStarter, RecordingPublisher
 from tests.notify_fakes import api_push
 
 IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"
@@ -138,6 +138,7 @@ def get(
             S3ObjectStore(),
             log,
             RecordingEditStarter(),
+            RecordingPublisher(),
             api.logger,
             seconds_left=lambda: seconds_left,
             push=api_push(),

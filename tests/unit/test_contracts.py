@@ -5,8 +5,9 @@ README all follow the same owner map."""
 import copy
 import io
 import json
+from collections.abc import Callable
 from datetime import timedelta
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
@@ -16,6 +17,7 @@ from PIL import Image
 
 from image_pipeline import contracts
 from image_pipeline.aws.s3 import S3ObjectStore
+from image_pipeline.aws.upload_jobs import JobRunner
 from image_pipeline.catalogue import JOBS, Job
 from image_pipeline.events import EventMetadata, EventType, PipelineEvent
 from image_pipeline.imaging import ImageLimits
@@ -96,9 +98,16 @@ def test_unknown_types_and_non_objects_are_refused() -> None:
 
 # ---------------------------------------------------------------- the producers keep their contracts
 @pytest.mark.parametrize("job", JOBS, ids=lambda job: job.name)
-def test_every_answer_a_job_publishes_keeps_its_contract(aws: SimpleNamespace, job: Job) -> None:
+def test_every_answer_a_job_publishes_keeps_its_contract(
+    aws: SimpleNamespace, job: Job, load_handler: Callable[..., ModuleType]
+) -> None:
+    # the job's operation as its function runs it (recognition: by the bundled model, offline)
+    handler = load_handler(job.function, RECOGNITION_BACKEND="onnx")
+    (runner,) = [v for v in vars(handler).values() if isinstance(v, JobRunner)]
     publisher = RecordingPublisher()
-    responder = UploadResponder(S3ObjectStore(), publisher, aws.ImagesBucket, ImageLimits(), job.function)
+    responder = UploadResponder(
+        S3ObjectStore(), publisher, aws.ImagesBucket, ImageLimits(), job.function, operations=runner.operations
+    )
     (announced,) = parse_uploads(_event_for(aws.ImagesBucket), function=job.function).uploads
     s3 = boto3.client("s3")
 

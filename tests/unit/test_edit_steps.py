@@ -93,6 +93,23 @@ def test_crop_writes_a_square_at_the_output_size_under_edits(
     assert stored["Metadata"] == {"image-id": IMAGE, "edit-id": edit.edit_id}
 
 
+@pytest.mark.parametrize(("face_left", "colour"), [(0.05, samples.RED), (0.80, samples.GREEN)])
+def test_a_content_crop_is_placed_around_the_faces_the_workflow_passes(
+    aws: SimpleNamespace, steps: SimpleNamespace, lambda_context: Any, face_left: float, colour: tuple[int, ...]
+) -> None:
+    # Given a 400x200 picture of four colours, a square content crop, and a face recognition found
+    body = {"operations": [{"crop": {"aspect": "1:1", "mode": "content"}}], "format": "png"}
+    edit = _edit(aws, _put_source(aws, samples.encode(samples.quadrants((400, 200)), "PNG")), body)
+    face = {"box": {"left": face_left, "top": 0.1, "width": 0.1, "height": 0.2}, "confidence": 0.99}
+    payload = {**_step_payload(edit, edit.source.model_dump()), "faces": [face]}
+    # When the crop step runs
+    result = steps.crop.lambda_handler(payload, lambda_context)
+    # Then the square is the half of the picture with the face in it
+    made, _ = _read(aws, result["image"]["key"])
+    assert made.size == (200, 200)
+    assert samples.close(samples.pixel(made, (100, 40)), colour)
+
+
 def test_the_three_image_steps_chain_by_reference_into_the_edit(
     aws: SimpleNamespace, steps: SimpleNamespace, lambda_context: Any
 ) -> None:

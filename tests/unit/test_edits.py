@@ -183,6 +183,7 @@ def test_the_edit_model_imports_without_pillow() -> None:
         "sys.meta_path.insert(0, NoPillow())\n"
         "import image_pipeline.edits, image_pipeline.ports, image_pipeline.edit_outcomes\n"
         "import image_pipeline.aws.stepfunctions, image_pipeline.aws.rest, image_pipeline.image_api\n"
+        "import image_pipeline.moderation, image_pipeline.hub.aggregates\n"
         "print('PIL' in sys.modules)\n"
     )
     result = subprocess.run(
@@ -347,6 +348,7 @@ def test_the_workflow_input_comes_from_the_request_event_and_survives_the_bus() 
         "source": {"bucket": "images", "key": SOURCE.key, "etag": SOURCE.etag},
         "operations": request.normalized()["operations"],
         "format": "webp",
+        "faces": None,  # always there: the workflow's crop step passes it on (JSONata has no "absent")
     }
     assert EditWorkflowInput.model_validate(payload) == workflow_input  # what a step reads back
 

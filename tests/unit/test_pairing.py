@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from image_pipeline.catalogue import PAIRINGS, ImageStatus
+from image_pipeline.catalogue import JOB_OUTCOMES, JOBS, PAIRINGS, ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.pairing import derive_state, trace
 
@@ -50,11 +50,9 @@ def responses(upload_id: str = UPLOAD_ID, start: float = 1) -> list[PipelineEven
 
 
 def test_the_pairing_map_declares_what_an_upload_expects() -> None:
-    assert PAIRINGS[EventType.IMAGE_UPLOADED] == {
-        EventType.THUMBNAIL_CREATED,
-        EventType.RENDITIONS_CREATED,
-        EventType.IMAGE_ANALYZED,
-    }
+    # one answer per job of the catalogue; a rejection or a failure closes the upload instead
+    assert PAIRINGS[EventType.IMAGE_UPLOADED] == {job.response for job in JOBS}
+    assert not PAIRINGS[EventType.IMAGE_UPLOADED] & JOB_OUTCOMES
 
 
 def test_an_image_with_only_an_upload_request_is_pending_until_the_window_and_grace_pass() -> None:
@@ -71,13 +69,13 @@ def test_an_upload_window_nobody_used_ends_expired_and_a_late_upload_still_count
 
 
 def test_an_uploaded_image_is_processing_until_every_response_arrives() -> None:
-    # Given an upload and two of its three responses
-    events = [requested(), uploaded(), *responses()[:2]]
+    # Given an upload and all of its responses but one
+    events = [requested(), uploaded(), *responses()[:-1]]
     # When its state is derived
     state = derive_state(events, TIMEOUT)
     # Then it is still processing, names what is missing and when it is due
     assert state.status is ImageStatus.PROCESSING
-    assert state.missing == (sorted(PAIRINGS[EventType.IMAGE_UPLOADED])[2],)
+    assert state.missing == (sorted(PAIRINGS[EventType.IMAGE_UPLOADED])[-1],)
     assert state.deadline == T0 + TIMEOUT
 
 
@@ -100,7 +98,7 @@ def test_out_of_order_and_duplicate_delivery_give_the_same_state() -> None:
 def test_responses_before_their_upload_keep_the_image_processing() -> None:
     state = derive_state(responses()[:1], TIMEOUT)
     assert state.status is ImageStatus.PROCESSING
-    assert len(state.missing) == 2
+    assert len(state.missing) == len(PAIRINGS[EventType.IMAGE_UPLOADED]) - 1
 
 
 def test_a_rejection_closes_the_image_with_its_reason() -> None:
@@ -172,7 +170,7 @@ def test_the_trace_orders_events_and_ties_each_response_to_its_request() -> None
     assert [e["offsetMs"] for e in timeline] == sorted(e["offsetMs"] for e in timeline)
     assert timeline[0]["latencyMs"] is None  # before the upload
     assert timeline[1]["latencyMs"] == 0
-    for entry, seconds in zip(timeline[2:], (1, 2, 3), strict=True):
+    for entry, seconds in zip(timeline[2:], range(1, len(responses()) + 1), strict=True):
         assert entry["answers"] == {"type": "ImageUploaded", "eventId": UPLOAD_ID}
         assert entry["latencyMs"] == seconds * 1000
 

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from tests import template
 from tests.template import ROOT
-from tools.build import check, finish_layers, prune, wheel_architectures
+from tools.build import check, drop_unused, finish_layers, prune, wheel_architectures
 from tools.stack import Stack, StackName, machine_architecture
 
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -231,3 +231,34 @@ def test_the_finished_layers_ship_bytecode_that_needs_no_source_timestamps(tmp_p
     compiled = site / "PIL" / "__pycache__" / f"__init__.{sys.implementation.cache_tag}.pyc"
     flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
     assert flags == 0b01  # hash-based, unchecked: unzipping may reset the sources' mtimes
+
+
+def test_the_recognition_layer_leaves_pillow_to_the_pillow_layer_and_keeps_its_own_packages(tmp_path: Path) -> None:
+    # Given the recognition layer as pip leaves it: the model package pulled Pillow in
+    site = tmp_path / "RecognitionLayer" / "python"
+    _installed(site, "pillow", {"PIL/__init__.py": ""})
+    _installed(site, "numpy", {"numpy/__init__.py": ""})
+    _installed(site, "onnxruntime", {"onnxruntime/__init__.py": ""})
+    pillow_layer = tmp_path / "PillowLayer" / "python"
+    _installed(pillow_layer, "pillow", {"PIL/__init__.py": ""})
+    # When the layers are finished
+    finish_layers(tmp_path, workers=1)
+    # Then only the Pillow layer has Pillow; the recognition layer keeps numpy and onnxruntime
+    assert not (site / "PIL").exists()
+    assert (site / "numpy" / "__init__.py").exists()
+    assert (site / "onnxruntime" / "__init__.py").exists()
+    assert (pillow_layer / "PIL" / "__init__.py").exists()
+
+
+def test_a_layer_drops_the_test_suites_and_tooling_nothing_imports_at_run_time(tmp_path: Path) -> None:
+    site = tmp_path / "python"
+    for path in ["numpy/tests/test_a.py", "numpy/_core/tests/test_b.py", "numpy/testing/__init__.py", "numpy/core.py"]:
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_text("")
+    removed = drop_unused(site, ("numpy/**/tests",))
+    assert removed == ["numpy/_core/tests", "numpy/tests"]
+    # numpy.testing is imported by numpy itself on demand: it stays
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*.py")) == [
+        "numpy/core.py",
+        "numpy/testing/__init__.py",
+    ]

@@ -114,11 +114,12 @@ def test_a_missing_response_ends_stalled_by_status_event_and_metric(
     lambda_context: object,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Given an upload whose analysis never answers, past its 2 s deadline
+    # Given an upload whose analysis never answers (every other job does), past its 2 s deadline
     uploaded = datetime.now(UTC) - timedelta(seconds=5)
     tracker(_uploaded_at(uploaded))
-    tracker(_response(EventType.THUMBNAIL_CREATED, uploaded + timedelta(seconds=1)))
-    tracker(_response(EventType.RENDITIONS_CREATED, uploaded + timedelta(seconds=1)))
+    for job in catalogue.JOBS:
+        if job.response is not EventType.IMAGE_ANALYZED:
+            tracker(_response(job.response, uploaded + timedelta(seconds=1)))
     # When the sweeper runs
     sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
     published = RecordingPublisher()
@@ -150,8 +151,8 @@ def test_the_sweeper_ignores_images_that_completed_in_time(
 ) -> None:
     uploaded = datetime.now(UTC) - timedelta(seconds=5)
     tracker(_uploaded_at(uploaded))
-    for kind in (EventType.THUMBNAIL_CREATED, EventType.RENDITIONS_CREATED, EventType.IMAGE_ANALYZED):
-        tracker(_response(kind, uploaded + timedelta(seconds=1)))
+    for job in catalogue.JOBS:
+        tracker(_response(job.response, uploaded + timedelta(seconds=1)))
     sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
     published = RecordingPublisher()
     result = sweeper.lambda_handler(

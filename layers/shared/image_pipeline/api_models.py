@@ -62,11 +62,14 @@ EditId = Annotated[str, _checked(is_edit_id), WithJsonSchema(_HEX_ID_SCHEMA)]
 
 
 class CreateImageRequest(_Json):
-    """Body of ``POST /images``: the file's name (shown back, never a key) and its type, and where
-    to POST its final status (optional: webhooks, README "Results come back")."""
+    """Body of ``POST /images``: the file's name (shown back, never a key), its type and, best
+    given, its size in bytes: a file the upload would refuse is refused here, before anything is
+    created, and the presigned POST accepts no more than it. Optionally, where to POST its final
+    status (webhooks, README "Results come back")."""
 
     filename: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_clean_filename)]
     content_type: Annotated[str, AfterValidator(_supported_content_type)]
+    size: Annotated[int | None, Field(strict=True, ge=0)] = None
     callback_url: Annotated[
         str | None,
         Field(max_length=2048, description="https URL of a public host: the final status is POSTed there, signed"),
@@ -139,7 +142,8 @@ class UploadFacts(_Json):
 
 
 class OutputLink(_Json):
-    """One output of the upload, with a presigned download ``url``."""
+    """One output of the upload, with a presigned download ``url``; or, while moderation has not
+    cleared the upload (or flagged it), none, and ``withheld`` says why."""
 
     model_config = ConfigDict(extra="allow")  # whatever else the job recorded (e.g. sameAs)
 
@@ -150,7 +154,8 @@ class OutputLink(_Json):
     width: int
     height: int
     bytes: int
-    url: str
+    url: str | None
+    withheld: Literal["moderation", "pending_moderation"] | None = None
 
 
 class ImageView(_Json):
@@ -170,6 +175,10 @@ class ImageView(_Json):
     missing: list[str]
     outputs: dict[str, OutputLink]
     analysis: dict[str, Any] | None
+    recognition: dict[str, Any] | None = Field(
+        default=None,
+        description="What recognition saw (backend, labels, faces, moderation); for a flagged image its verdict alone",
+    )
 
 
 class TraceView(_Json):

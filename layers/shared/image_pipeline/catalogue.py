@@ -28,6 +28,7 @@ class EventType(StrEnum):
     THUMBNAIL_CREATED = "ThumbnailCreated"
     RENDITIONS_CREATED = "RenditionsCreated"
     IMAGE_ANALYZED = "ImageAnalyzed"
+    IMAGE_RECOGNIZED = "ImageRecognized"  # labels, faces, moderation passed (a flagged image is rejected)
     IMAGE_REJECTED = "ImageRejected"  # the image itself is unacceptable: never retried
     IMAGE_PROCESSING_FAILED = "ImageProcessingFailed"  # the upload could not be read
     IMAGE_PROCESSING_STALLED = "ImageProcessingStalled"  # a response is overdue
@@ -91,6 +92,7 @@ JOBS: tuple[Job, ...] = (
     Job("thumbnail", "ThumbnailFunction", EventType.THUMBNAIL_CREATED),
     Job("renditions", "RenditionWorker", EventType.RENDITIONS_CREATED, queued=True),
     Job("analysis", "AnalyzeFunction", EventType.IMAGE_ANALYZED),
+    Job("recognition", "RecognizeFunction", EventType.IMAGE_RECOGNIZED),
 )
 
 # What a job answers instead of its response when the upload cannot be processed.

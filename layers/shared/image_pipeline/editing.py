@@ -25,6 +25,7 @@ from image_pipeline.edits import (
     MAX_OPERATIONS,
     EditFormat,
     EditPlan,
+    Face,
     ImageRef,
     Operation,
     UnreachableCrop,
@@ -49,6 +50,7 @@ class StepInput(_Camel):
     image: ImageRef
     operations: list[Operation] = Field(min_length=1, max_length=MAX_OPERATIONS)
     format: EditFormat
+    faces: list[Face] | None = None  # the crop step's: where recognition found faces
 
     def plan(self) -> EditPlan:
         return EditPlan.of(self.operations, self.format)
@@ -84,7 +86,8 @@ class EditSteps:
         if crop is None:
             raise ValueError(f"edit {step.edit_id} has no crop: the workflow should have skipped this step")
         box = None if crop.box is None else (crop.box[0], crop.box[1], crop.box[2], crop.box[3])
-        spec = CropSpec(crop.mode, aspect=crop.aspect_ratio, box=box)
+        faces = tuple(face.box.region for face in step.faces or ()) if crop.mode == "content" else ()
+        spec = CropSpec(crop.mode, aspect=crop.aspect_ratio, box=box, focus=faces)
 
         def cropped(data: bytes, plan: EditPlan) -> Rendition:
             # The API refuses a crop the image cannot give when it knows the size; here it is known.

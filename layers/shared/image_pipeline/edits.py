@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -299,6 +299,27 @@ class EditSource(_Camel):
     etag: str = Field(min_length=1)
 
 
+class FaceBox(_Camel):
+    """A face as fractions of the upright image: the corner (left, top) and the size."""
+
+    left: Share
+    top: Share
+    width: Share
+    height: Share
+
+    @property
+    def region(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom), clipped to the image."""
+        return (self.left, self.top, min(1.0, self.left + self.width), min(1.0, self.top + self.height))
+
+
+class Face(_Camel):
+    """A face recognition found in the image (ImageRecognized's ``recognition.faces``)."""
+
+    box: FaceBox
+    confidence: Share
+
+
 class ImageRef(_Camel):
     """An image in S3, as one step hands it to the next."""
 
@@ -373,9 +394,15 @@ def edit_requested(
     producer: str,
     now: datetime,
     causation_id: str | None = None,
+    faces: Sequence[Mapping[str, Any]] | None = None,
 ) -> PipelineEvent:
-    """The request event; ``causation_id`` may name the upload the edit reads."""
+    """The request event; ``causation_id`` may name the upload the edit reads, ``faces`` the faces
+    recognition found in it (for a content-aware crop; they come with the upload, so they are not
+    part of the edit's identity)."""
     edit = edit_id(image_id, source, request)
+    data = {"editId": edit, "source": source.model_dump(by_alias=True), **request.normalized()}
+    if faces is not None:
+        data["faces"] = [Face.model_validate(face).model_dump(mode="json") for face in faces]
     return PipelineEvent.new(
         EventType.EDIT_REQUESTED,
         image_id=image_id,
@@ -383,7 +410,7 @@ def edit_requested(
         event_id=request_event_id(edit),
         occurred_at=now,
         causation_id=causation_id,
-        data={"editId": edit, "source": source.model_dump(by_alias=True), **request.normalized()},
+        data=data,
     )
 
 
@@ -396,6 +423,7 @@ class EditWorkflowInput(_Camel):
     source: EditSource
     operations: list[Operation] = Field(min_length=1, max_length=MAX_OPERATIONS)
     format: EditFormat
+    faces: list[Face] | None = None  # for a content-aware crop; None: not known
 
     @classmethod
     def from_requested(cls, requested: PipelineEvent) -> Self:
@@ -409,6 +437,7 @@ class EditWorkflowInput(_Camel):
             source=EditSource.model_validate(data["source"]),
             operations=[Operation.model_validate(op) for op in data["operations"]],
             format=data["format"],
+            faces=data.get("faces"),
         )
 
     def payload(self) -> dict[str, Any]:

@@ -36,9 +36,10 @@ from image_pipeline.edits import (
 )
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import image_id_for_key, is_upload_key, new_image_id, upload_key
+from image_pipeline.moderation import WITHHELD_FLAGGED, moderated
 from image_pipeline.notify.callbacks import CallbackChecker
 from image_pipeline.pairing import ImageState, derive_state, next_deadline, trace
-from image_pipeline.ports import EditStarter, ImageLog, ImageRecord, ObjectStore
+from image_pipeline.ports import EditStarter, EventPublisher, ImageLog, ImageRecord, ObjectStore
 from image_pipeline.problems import FieldProblem, InvalidInput
 
 API_PRODUCER = "ApiFunction"
@@ -68,11 +69,27 @@ class UploadLimits:
     expires_in: int
 
 
+def _allowed_size(declared: int | None, limits: UploadLimits) -> int:
+    """The most the upload may hold: the declared size, when the stack's limit allows it.
+
+    Raises InvalidInput for a size the presigned POST would refuse (S3 answers those only after
+    the whole file is sent, and the image would wait PENDING for an upload that never comes)."""
+    if declared is None:
+        return limits.max_bytes
+    if declared == 0:
+        raise InvalidInput([FieldProblem("size", "the file is empty: there is no image to upload")])
+    if declared > limits.max_bytes:
+        over = f"{declared:,} bytes is more than this stack's MaxUploadBytes ({limits.max_bytes:,} bytes)"
+        raise InvalidInput([FieldProblem("size", over)])
+    return declared
+
+
 def create_image(
     request: CreateImageRequest,
     *,
     store: ObjectStore,
     images: ImageLog,
+    publisher: EventPublisher,
     limits: UploadLimits,
     callbacks: CallbackChecker,
     stall_timeout: timedelta,
@@ -81,9 +98,12 @@ def create_image(
     """Register a new image and hand back a presigned POST that accepts only this upload.
 
     The image is open from now on: if nothing is uploaded before the POST expires (plus the stall
-    timeout's grace), the sweeper ends it EXPIRED. A ``callbackUrl`` the stack may not call back
-    refuses the request (InvalidInput) before anything is recorded.
+    timeout's grace), the sweeper ends it EXPIRED. The request is recorded (a GET right after
+    finds it) and put on the bus (the tracker announces the image PENDING; the hub sees it). A
+    ``callbackUrl`` the stack may not call back refuses the request (InvalidInput) before anything
+    is recorded.
     """
+    max_bytes = _allowed_size(request.size, limits)
     callback_url = callbacks.check(request.callback_url) if request.callback_url is not None else None
     image_id = new_image_id()
     key = upload_key(image_id, request.content_type)
@@ -92,7 +112,7 @@ def create_image(
         bucket=limits.bucket,
         key=key,
         content_type=request.content_type,
-        max_bytes=limits.max_bytes,
+        max_bytes=max_bytes,
         metadata={"image-id": image_id},  # the correlation id rides on the object too
         expires_in=limits.expires_in,
     )
@@ -113,17 +133,18 @@ def create_image(
         data={
             "key": key,
             "contentType": request.content_type,
-            "maxBytes": limits.max_bytes,
+            "maxBytes": max_bytes,
             "expiresAt": expires_at.isoformat(),
         },
     )
     images.create_image(record, requested)
     images.set_deadline(image_id, next_deadline([requested], stall_timeout))
+    publisher.publish([requested])
     return CreatedImage(
         image_id=image_id,
         upload=PresignedPost(url=upload.url, fields=dict(upload.fields)),
         upload_expires_at=expires_at.isoformat(),
-        max_bytes=limits.max_bytes,
+        max_bytes=max_bytes,
         status_url=image_link(image_id),
     )
 
@@ -138,11 +159,15 @@ class Downloads:
         return self.store.download_url(self.bucket, key, expires_in=self.expires_in)
 
 
-def _outputs(events: Mapping[EventType, PipelineEvent], downloads: Downloads) -> dict[str, OutputLink]:
+def _outputs(
+    events: Mapping[EventType, PipelineEvent], downloads: Downloads, withheld: str | None
+) -> dict[str, OutputLink]:
+    """Each output, with a download link unless moderation withholds it (then ``withheld`` says why)."""
     outputs: dict[str, OutputLink] = {}
     for event in events.values():
         for output in event.data.get("outputs", []):
-            outputs[output["name"]] = OutputLink.model_validate({**output, "url": downloads.url(output["key"])})
+            url = downloads.url(output["key"]) if withheld is None else None
+            outputs[output["name"]] = OutputLink.model_validate({**output, "url": url, "withheld": withheld})
     return outputs
 
 
@@ -177,6 +202,7 @@ def describe_image(
     state = derive_state(events, stall_timeout)
     responses = state.responses()
     analysis = responses.get(EventType.IMAGE_ANALYZED)
+    moderation = moderated(state, events)
     upload = _upload(state)
     return ImageView(
         image_id=image_id,
@@ -191,8 +217,9 @@ def describe_image(
         upload=upload,
         deadline=state.deadline.isoformat() if state.deadline else None,
         missing=[m.value for m in state.missing],
-        outputs=_outputs(responses, downloads),
+        outputs=_outputs(responses, downloads, moderation.withheld),
         analysis=analysis.data.get("analysis") if analysis else None,
+        recognition=moderation.recognition(),
     )
 
 
@@ -279,6 +306,10 @@ class NoProcessedSource(ValueError):
     """The image has no processed upload to edit (yet, or any more)."""
 
 
+class WithheldByModeration(NoProcessedSource):
+    """Moderation flagged the image's upload: nothing is made of it."""
+
+
 def _upright_size(state: ImageState) -> tuple[int, int] | None:
     """The current upload's upright size, as its analysis measured it (None before that)."""
     analyzed = state.responses().get(EventType.IMAGE_ANALYZED)
@@ -294,6 +325,7 @@ def request_edit(
     *,
     images: ImageLog,
     starter: EditStarter,
+    publisher: EventPublisher,
     stall_timeout: timedelta,
     now: datetime,
 ) -> EditAccepted:
@@ -307,6 +339,9 @@ def request_edit(
     if not events and images.get_image(image_id) is None:
         raise ImageNotFound(image_id)
     state = derive_state(events, stall_timeout)
+    moderation = moderated(state, events)
+    if moderation.withheld == WITHHELD_FLAGGED:
+        raise WithheldByModeration(f"image {image_id} was withheld by moderation: it cannot be edited")
     uploaded = state.current.request if state.current else None
     if state.status is not ImageStatus.COMPLETE or uploaded is None or not uploaded.data.get("etag"):
         raise NoProcessedSource(f"image {image_id} has no processed upload to edit (it is {state.status.value})")
@@ -314,10 +349,13 @@ def request_edit(
     if size is not None and (problem := request.unmet(size)) is not None:
         raise InvalidEditRequest([problem])
     source = EditSource(bucket=uploaded.data["bucket"], key=uploaded.data["key"], etag=uploaded.data["etag"])
+    # a content-aware crop is placed around the faces recognition found, when its backend finds faces
+    faces = moderation.faces() if any(op.crop and op.crop.mode == "content" for op in request.operations) else None
     requested = edit_requested(
-        image_id, source, request, producer=API_PRODUCER, now=now, causation_id=uploaded.event_id
+        image_id, source, request, producer=API_PRODUCER, now=now, causation_id=uploaded.event_id, faces=faces
     )
     images.append(requested)  # False on a repeat: the first request stands
+    publisher.publish([requested])  # again on a repeat: the bus's copy may be what failed last time
     images.set_deadline(image_id, next_deadline(images.events(image_id), stall_timeout))
     starter.start(EditWorkflowInput.from_requested(requested))  # named by the edit id: at most once
     edit = str(requested.data["editId"])

@@ -26,6 +26,29 @@ class StoredObject:
 
 
 @dataclass(frozen=True)
+class ObjectLocation:
+    """Where an object is stored, down to the version (ETag) that was read."""
+
+    bucket: str
+    key: str
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadImage:
+    """An upload as a job reads it: the bytes, and where they are stored when known (a service
+    such as Rekognition can read the object itself instead of being sent the bytes)."""
+
+    data: bytes
+    location: ObjectLocation | None = None
+    content_type: str | None = None  # as declared by the uploader: never trusted for the format
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
 class ObjectInfo:
     """What S3 says about an object without reading it."""
 

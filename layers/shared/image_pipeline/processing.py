@@ -68,6 +68,9 @@ class UploadResponder:
     outputs_bucket: str
     limits: ImageLimits
     producer: str
+    # The operation of each job; a function whose operation needs its deployment's choices (the
+    # recognition backend and threshold) passes its own.
+    operations: Mapping[str, Operation] = field(default_factory=lambda: OPERATIONS)
 
     def respond(self, upload: UploadedObject, job: Job) -> PipelineEvent:
         event = self._outcome(upload, job)
@@ -105,13 +108,13 @@ class UploadResponder:
             log.info("upload %s was replaced before %s read it", upload.upload_id, job.name)
             return self._event(upload, EventType.UPLOAD_SUPERSEDED, {"message": str(exc), "job": job.name})
         try:
-            result = OPERATIONS[job.name](Source(source.data, upload, source.content_type), self.limits)
+            result = self.operations[job.name](Source(source.data, upload, source.content_type), self.limits)
         except ImageRejected as exc:
             log.warning("rejected %s: %s", upload.image_id, exc, extra={"reason": exc.reason})
             return self._event(
                 upload,
                 EventType.IMAGE_REJECTED,
-                {"reason": exc.reason, "message": str(exc), "job": job.name},
+                {**exc.details, "reason": exc.reason, "message": str(exc), "job": job.name},
             )
         stored: dict[str, dict[str, Any]] = {}
         for rendition in result.renditions:

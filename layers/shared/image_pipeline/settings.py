@@ -7,7 +7,7 @@ those variables on the function (a unit test holds both sides equal).
 import os
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -63,6 +63,13 @@ class ProcessorSettings(ImagingSettings):
     idempotency_table: str
 
 
+class RecognizeSettings(ProcessorSettings):
+    """RecognizeFunction: the upload job that recognizes (labels, faces) and moderates."""
+
+    recognition_backend: Literal["rekognition", "onnx", "off"]
+    moderation_threshold: float = Field(ge=0, le=1)  # a moderation label this confident withholds the image
+
+
 class IntakeSettings(Settings):
     """IntakeFunction: registers every upload and announces it on the app bus."""
 
@@ -89,6 +96,8 @@ class ApiSettings(_Tracking):
     download_url_ttl_seconds: int = Field(gt=0, le=604_800)
     allowed_origin: str = Field(min_length=1)
     edit_workflow_arn: str = Field(min_length=1)
+    app_bus_name: str  # its requests go on the bus too: the tracker announces PENDING, the hub sees them
+    event_source: str
     watch_url_parameter: str = Field(min_length=1)  # where the push stack (if any) says its watch URL is
     watch_secret_arn: str = Field(min_length=1)  # the key watch tokens are signed with
     allow_loopback_callbacks: bool  # only ever true on the local engine (the template decides)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.bench import bench, load
+from tests.bench import bench, load, recognition
 
 needs_skimage = pytest.mark.skipif(
     importlib.util.find_spec("skimage") is None, reason="scikit-image (dev.txt) is not installed"
@@ -92,7 +92,25 @@ def _passing_report() -> dict[str, Any]:
         "peak_memory": {"40mp.jpg": {"imports_mb": 50, "thumbnail": 100, "renditions": 300, "analysis": 100}},
         "memory_mb": {"thumbnail": 1024, "renditions": 2048, "analysis": 1024},
     }
-    return {"cases": cases, "uploads": uploads, "orientation_ok": True, "coldstart": coldstart}
+    init = {"import_ms": 300, "backend_ms": 400, "first_image_ms": 300, "total_ms": 1000}
+    recognized = {
+        "memory_mb": 1024,
+        "layers": {"architecture": "x86_64", "bytes": {"RecognitionLayer": 139_000_000}, "total": 227_000_000},
+        "init": {"boto3_client_ms": 250, "rekognition": init, "onnx": init, "off": init},
+        "cpu_ms": {
+            case: {"analysis job": 25.0, "package path": 90.0, "onnx": 40.0, "rekognition": 2.0, "off": 0.0}
+            for case in recognition.CPU_CASES
+        },
+        "peak_memory": {"40mp.jpg": {"model loaded": 138, "onnx": 184}, "40mp.png": {"model loaded": 138, "onnx": 314}},
+        "cost_per_1000_usd": {"onnx": 0.001, "rekognition": 3.0},
+    }
+    return {
+        "cases": cases,
+        "uploads": uploads,
+        "orientation_ok": True,
+        "coldstart": coldstart,
+        "recognition": recognized,
+    }
 
 
 def test_a_report_that_meets_every_target_passes() -> None:
@@ -112,6 +130,12 @@ def test_a_report_that_meets_every_target_passes() -> None:
         (lambda r: r.update(orientation_ok=False), "EXIF-6"),
         (lambda r: r["coldstart"]["peak_memory"]["40mp.jpg"].update(renditions=1800), "renditions peak"),
         (lambda r: r["coldstart"]["init"]["functions"]["ThumbnailFunction"].update(init_ms=900), "ThumbnailFunction"),
+        (lambda r: r["recognition"]["layers"].update(total=250_000_000), "RecognizeFunction code + layers"),
+        (lambda r: r["recognition"]["init"]["onnx"].update(total_ms=2100), "onnx init"),
+        (lambda r: r["recognition"]["cpu_ms"]["12mp.jpg"].update(onnx=55.0), "onnx CPU on 12mp.jpg"),
+        (lambda r: r["recognition"]["cpu_ms"]["small.jpg"].update(onnx=110.0), "onnx CPU on small.jpg"),
+        (lambda r: r["recognition"]["cpu_ms"]["2mp.jpg"].update(rekognition=7.0), "rekognition (s3-object)"),
+        (lambda r: r["recognition"]["peak_memory"]["40mp.png"].update(onnx=800), "onnx peak"),
     ],
 )
 def test_a_report_that_misses_a_target_fails_that_target(change: Any, missed: str) -> None:

@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from image_pipeline.imaging import CropSpec, RenditionSpec, render
+from image_pipeline.imaging.crop import energy_map, region
 from tests.unit.imaging import samples
 
 
@@ -92,3 +93,81 @@ def test_a_portrait_aspect_slides_horizontally_and_a_wide_one_vertically() -> No
 def test_an_impossible_crop_is_a_programming_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="must be"):
         CropSpec("centre", **kwargs)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- faces (focus regions)
+def _window(focus: tuple[tuple[float, float, float, float], ...], *, where: float = 0.2) -> tuple[float, ...]:
+    """The 1:1 window a content crop takes of an 800x400 picture whose detail is at ``where``,
+    given ``focus`` regions (faces)."""
+    image = samples.decode(_detail_at(where))
+    return region(CropSpec("content", aspect=(1, 1), focus=focus), image.size, lambda: energy_map(image))
+
+
+def _face(left: float, right: float) -> tuple[float, float, float, float]:
+    return (left, 0.3, right, 0.6)
+
+
+@pytest.mark.parametrize(
+    ("face", "start"),
+    [
+        (_face(0.30, 0.40), 0.10),  # centred on the face
+        (_face(0.80, 0.90), 0.50),  # centred would pass the right edge: against it
+        (_face(0.02, 0.10), 0.00),  # ... the left edge
+        (_face(0.25, 0.75), 0.25),  # exactly the window's width: all of it
+        (_face(0.24, 0.76), 0.25),  # just wider: centred, both sides cut alike
+        (_face(0.26, 0.74), 0.25),  # just narrower: centred
+    ],
+)
+def test_a_content_crop_holds_the_face_and_not_the_busy_part(
+    face: tuple[float, float, float, float], start: float
+) -> None:
+    # Given the busy patch at 0.2 of the width (where edges alone would put the window)
+    left, top, right, bottom = _window((face,))
+    # Then the window is the picture's height and half its width, placed by the face
+    assert (top, bottom) == (0.0, 1.0)
+    assert right - left == pytest.approx(0.5)
+    assert left == pytest.approx(start)
+
+
+def test_faces_that_fit_together_are_centred_together() -> None:
+    left, _, right, _ = _window((_face(0.30, 0.35), _face(0.60, 0.65)))
+    assert left == pytest.approx(0.225)
+    assert right == pytest.approx(0.725)
+
+
+def test_of_faces_too_far_apart_the_window_holds_the_larger_whole() -> None:
+    small, large = (0.05, 0.3, 0.10, 0.40), (0.80, 0.2, 0.95, 0.6)
+    left, _, right, _ = _window((small, large))
+    assert left <= large[0]
+    assert large[2] <= right
+    assert small[0] < left  # the small face could not be held too
+
+
+def test_faces_outside_the_crop_box_leave_the_placement_to_the_edges() -> None:
+    # Given a box over the left half and a face in the right half
+    image = samples.decode(_detail_at(0.2))
+    box = (0.0, 0.0, 0.5, 1.0)
+    placed = [
+        region(CropSpec("content", aspect=(1, 2), box=box, focus=focus), image.size, lambda: energy_map(image))
+        for focus in ((), (_face(0.8, 0.9),))
+    ]
+    # Then the window is where it is without faces
+    assert placed[0] == placed[1]
+
+
+def test_a_centre_crop_ignores_faces() -> None:
+    image = samples.decode(_detail_at(0.2))
+    spec = CropSpec("centre", aspect=(1, 1), focus=(_face(0.8, 0.9),))
+    assert region(spec, image.size, lambda: energy_map(image)) == (0.25, 0.0, 0.75, 1.0)
+
+
+def test_a_rendered_content_crop_follows_the_face() -> None:
+    # Given the busy patch at 0.2 and a (flat) face region at 0.8: the output is taken from the right
+    spec = RenditionSpec("sq", 100, "PNG", crop=CropSpec("content", aspect=(1, 1), focus=(_face(0.8, 0.9),)))
+    assert _busy_fraction(render(_detail_at(0.2), [spec])[0].data) == -1.0  # no busy pixel in it
+
+
+@pytest.mark.parametrize("focus", [(0.5, 0.0, 0.4, 1.0), (0.0, 0.0, 1.01, 1.0), (-0.01, 0.0, 0.5, 1.0)])
+def test_a_focus_region_outside_the_picture_is_a_programming_error(focus: tuple[float, float, float, float]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        CropSpec("content", aspect=(1, 1), focus=(focus,))

@@ -17,21 +17,25 @@ from image_pipeline.aws.s3 import S3ObjectStore
 from image_pipeline.catalogue import Job
 from image_pipeline.event_shapes import UnsupportedEvent
 from image_pipeline.imaging import ImageLimits
-from image_pipeline.processing import UploadResponder
+from image_pipeline.processing import OPERATIONS, UploadResponder
 from image_pipeline.settings import ProcessorSettings
 from image_pipeline.uploads import UploadedObject, parse_uploads
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from image_pipeline.processing import Operation
 
 # One upload = one object version: a duplicate delivery of it does no duplicate work.
 UPLOAD_IDENTITY = "[bucket, key, sequencer]"
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 
-def upload_responder(settings: ProcessorSettings, producer: str) -> UploadResponder:
+def upload_responder(
+    settings: ProcessorSettings, producer: str, operations: "Mapping[str, Operation]" = OPERATIONS
+) -> UploadResponder:
     store, publisher = measured(S3ObjectStore(), EventBridgePublisher(settings.app_bus_name, settings.event_source))
     return UploadResponder(
         store=store,
@@ -43,6 +47,7 @@ def upload_responder(settings: ProcessorSettings, producer: str) -> UploadRespon
             max_frames=settings.max_animation_frames,
         ),
         producer=producer,
+        operations=operations,
     )
 
 
@@ -88,17 +93,21 @@ def answer_uploads(
 class JobRunner:
     """A job of the catalogue as its function runs it: once per upload, answering with the job's
     response (or a rejection, a failure, a supersession), with AWS adapters made at first use.
-    Tests pass their own responder."""
+    Tests pass their own responder. A job whose operation depends on the deployment (recognition:
+    its backend and threshold) is given ``operations`` with it."""
 
-    def __init__(self, name: str, settings: ProcessorSettings, logger: Logger) -> None:
+    def __init__(
+        self, name: str, settings: ProcessorSettings, logger: Logger, operations: "Mapping[str, Operation]" = OPERATIONS
+    ) -> None:
         self.job = catalogue.job(name)
         self.settings = settings
         self.logger = logger
+        self.operations = operations
         self.idempotent = IdempotentJob(self.job, settings.idempotency_table)
 
     @cached_property
     def aws_responder(self) -> UploadResponder:
-        return upload_responder(self.settings, producer=self.job.function)
+        return upload_responder(self.settings, producer=self.job.function, operations=self.operations)
 
     def run(self, event: Any, responder: UploadResponder | None = None) -> dict[str, Any]:
         """Answer every upload the S3 event announces (raises UnsupportedEvent for anything else)."""

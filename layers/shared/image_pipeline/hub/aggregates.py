@@ -3,7 +3,9 @@
 Two kinds of counters, each written in one transaction with the marker that makes it happen once:
 
 * per event (the event's own day): events by type, rejects by reason, bytes in (the analysed
-  original) and out (every rendition written), originals by format;
+  original) and out (every rendition written), originals by format; moderation's verdicts
+  (``moderation.flagged``, ``.passed``, ``.unchecked`` when the backend looks at nothing) and the
+  most confident labels of each recognized image (``labels.<name>``);
 * per image (the day the image was created): how many images are in each status *now*, and the
   latency histogram (``latency.le_<ms>``) of those in a final status, that p50/p95 are read from.
 
@@ -28,6 +30,12 @@ log = logging.getLogger(__name__)
 
 # Upper bounds (ms) of the latency histogram's buckets; the last bucket is open ("le_inf").
 LATENCY_BOUNDS_MS = (250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000)
+# The labels of a recognized image counted: its most confident few (the rest are mostly their
+# parents, "Animal" beside "Dog"). A day's item holds one counter per label name seen.
+TOP_LABELS = 5
+MAX_LABEL_NAME = 100
+# DailyStats.to_dict shows the day's most counted labels.
+SHOWN_LABELS = 10
 
 
 def day_of(event: PipelineEvent) -> str:
@@ -53,6 +61,20 @@ def event_counters(event: PipelineEvent) -> dict[str, int]:
         analysis = data.get("analysis", {})
         counters["bytesIn"] = int(analysis.get("bytes", 0))
         counters[f"formats.{analysis.get('format', 'unknown')}"] = 1
+    if event.type is EventType.IMAGE_REJECTED and data.get("reason") == "moderation":
+        counters["moderation.flagged"] = 1
+    if event.type is EventType.IMAGE_RECOGNIZED:
+        counters.update(_recognized(data.get("recognition") or {}))
+    return counters
+
+
+def _recognized(recognition: Mapping[str, Any]) -> dict[str, int]:
+    """A recognized image's verdict (cleared; or unchecked: its backend scores nothing) and labels."""
+    score = (recognition.get("moderation") or {}).get("score")
+    counters = {"moderation.passed" if score is not None else "moderation.unchecked": 1}
+    labels = sorted(recognition.get("labels") or [], key=lambda label: -float(label.get("confidence", 0)))
+    for label in labels[:TOP_LABELS]:
+        counters[f"labels.{str(label.get('name'))[:MAX_LABEL_NAME]}"] = 1
     return counters
 
 
@@ -191,6 +213,8 @@ class DailyStats:
     latency: dict[str, int]
     bytes_in: int
     bytes_out: int
+    moderation: dict[str, int]
+    labels: dict[str, int]
 
     @classmethod
     def from_counters(cls, day: str, counters: Mapping[str, int]) -> "DailyStats":
@@ -207,7 +231,13 @@ class DailyStats:
             latency=group("latency."),
             bytes_in=int(counters.get("bytesIn", 0)),
             bytes_out=int(counters.get("bytesOut", 0)),
+            moderation=group("moderation."),
+            labels=group("labels."),
         )
+
+    def top_labels(self, count: int = SHOWN_LABELS) -> dict[str, int]:
+        """The day's most counted labels, most first (ties by name)."""
+        return dict(sorted(self.labels.items(), key=lambda item: (-item[1], item[0]))[:count])
 
     def percentile(self, q: float) -> int | None:
         """The upper bound (ms) of the histogram bucket holding the q-quantile (None: unbounded or empty)."""
@@ -233,4 +263,6 @@ class DailyStats:
             "latencyHistogramMs": self.latency,
             "latencyP50Ms": self.percentile(0.5),
             "latencyP95Ms": self.percentile(0.95),
+            "moderation": self.moderation,
+            "topLabels": self.top_labels(),
         }

@@ -4,7 +4,8 @@ aspect placed in the centre or where the content is.
 Regions are fractions of the upright image (left, top, right, bottom), so one answer serves the
 decoded image at any scale. The content-aware search is one-dimensional: the largest window of
 the aspect fits the box along one axis, so it only slides along the other, scored by edge energy
-on a tiny proxy with a mild pull towards the centre.
+on a tiny proxy with a mild pull towards the centre. Given focus regions (faces), it holds as
+much of them as it can instead, and edges do not count.
 """
 
 from collections.abc import Callable
@@ -63,6 +64,8 @@ def _place(
     centred = origin + (length - span) / 2
     if crop.mode == "centre" or span >= length:
         return centred
+    if (held := _holding(crop.focus, origin, length, span, horizontal=horizontal, box=box)) is not None:
+        return held
     profile = _profile(energy(), box, horizontal=horizontal)
     cells = len(profile)
     window = max(1, round(cells * span / length))
@@ -75,6 +78,35 @@ def _place(
         key=lambda i: (sums[i + window] - sums[i]) * (1 - _CENTRE_PULL * abs(i - last / 2) / (last / 2)),
     )
     return origin + (length - span) * best / last
+
+
+def _holding(
+    focus: tuple[Region, ...], origin: float, length: float, span: float, *, horizontal: bool, box: Region
+) -> float | None:
+    """Where the window starts to hold the most of the focus regions' area inside the box (a
+    region cut off counts by the part held), nearest to centring them all; None when no region
+    reaches into the box."""
+    left, top, right, bottom = box
+    spans = []  # each region inside the box: its extent along the sliding axis, and its area
+    for r_left, r_top, r_right, r_bottom in focus:
+        x0, y0, x1, y1 = max(r_left, left), max(r_top, top), min(r_right, right), min(r_bottom, bottom)
+        if x1 > x0 and y1 > y0:
+            spans.append(((x0, x1) if horizontal else (y0, y1), (x1 - x0) * (y1 - y0)))
+    if not spans:
+        return None
+    last = origin + length - span
+    target = (min(a for (a, _), _ in spans) + max(z for (_, z), _ in spans) - span) / 2
+
+    def clamped(start: float) -> float:
+        return min(max(start, origin), last)
+
+    def held(start: float) -> float:
+        return sum(area * max(0.0, min(z, start + span) - max(a, start)) / (z - a) for (a, z), area in spans)
+
+    # the held area changes slope only where a window edge meets a region edge
+    edges = {edge for (a, z), _ in spans for edge in (a - span, a, z - span, z)}
+    starts = {clamped(target), origin, last} | {clamped(edge) for edge in edges}
+    return max(sorted(starts), key=lambda start: (round(held(start), 9), -abs(start - target)))
 
 
 def _profile(energy: Image.Image, box: Region, *, horizontal: bool) -> list[float]:

@@ -12,11 +12,13 @@ OutputFormat = Literal["JPEG", "WEBP", "AVIF", "PNG"]
 class CropSpec:
     """A crop to an ``aspect`` (width, height) inside ``box`` (left, top, right, bottom as fractions
     of the upright image), or just to ``box``. ``centre`` keeps the middle; ``content`` slides the
-    window to where the edges are."""
+    window over the regions in ``focus`` (faces recognition found) when there are any in the box,
+    else to where the edges are."""
 
     mode: Literal["centre", "content"]
     aspect: tuple[int, int] | None = None
     box: tuple[float, float, float, float] | None = None
+    focus: tuple[tuple[float, float, float, float], ...] = ()  # (left, top, right, bottom) fractions
 
     def __post_init__(self) -> None:
         if self.aspect is not None and min(self.aspect) <= 0:
@@ -25,6 +27,11 @@ class CropSpec:
             left, top, right, bottom = self.box
             if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
                 raise ValueError(f"box must be fractions with left < right and top < bottom, got {self.box}")
+        for left, top, right, bottom in self.focus:
+            if not (0 <= left <= right <= 1 and 0 <= top <= bottom <= 1):
+                raise ValueError(
+                    f"a focus region must be fractions with left <= right and top <= bottom, got {self.focus}"
+                )
 
 
 @dataclass(frozen=True)

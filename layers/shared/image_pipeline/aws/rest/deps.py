@@ -14,10 +14,10 @@ from image_pipeline.api_models import WatchView
 from image_pipeline.image_api import Downloads, UploadLimits
 from image_pipeline.notify.callbacks import CallbackChecker
 from image_pipeline.notify.watch import WatchLinks
-from image_pipeline.ports import EditStarter, ImageLog, ObjectStore
+from image_pipeline.ports import EditStarter, EventPublisher, ImageLog, ObjectStore
 from image_pipeline.settings import ApiSettings
 
-Adapters = tuple[ObjectStore, ImageLog, EditStarter]
+Adapters = tuple[ObjectStore, ImageLog, EditStarter, EventPublisher]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class ApiDeps:
     store: ObjectStore
     images: ImageLog
     starter: EditStarter
+    publisher: EventPublisher  # the API's requests, also on the app bus
     log: Logger
     seconds_left: Callable[[], float]  # before the invocation times out
     push: Push

@@ -34,6 +34,7 @@ def post_edit(image_id: ImagePath, request: EditRequest, deps: Deps) -> Response
             request,
             images=deps.images,
             starter=deps.starter,
+            publisher=deps.publisher,
             stall_timeout=deps.settings.stall_timeout,
             now=deps.now(),
         )

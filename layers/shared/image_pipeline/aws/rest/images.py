@@ -42,6 +42,7 @@ def post_image(request: CreateImageRequest, deps: Deps) -> Response[CreatedImage
         request,
         store=deps.store,
         images=deps.images,
+        publisher=deps.publisher,
         limits=deps.limits,
         callbacks=deps.push.callbacks,
         stall_timeout=deps.settings.stall_timeout,
