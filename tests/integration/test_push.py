@@ -48,6 +48,12 @@ def _traced(client: PipelineClient, image_id: str, event_ids: set[str]) -> list[
     return [e for e in client.get_trace(image_id)["events"] if e["eventId"] in event_ids]
 
 
+def _watch(url: str) -> WebSocket:
+    """A WebSocket opened on a watch URL (the handshake waits for $connect: a cold WatchFunction
+    on a busy engine takes seconds)."""
+    return WebSocket(url, timeout=60)
+
+
 def _sender_log(stack: Stack) -> list[str]:
     group = f"/aws/lambda/{push_stack(stack).physical_id('WebhookSender')}"
     return [e["message"] for e in boto3.client("logs").filter_log_events(logGroupName=group)["events"]]
@@ -134,9 +140,10 @@ def test_a_callback_url_into_the_cloud_is_refused_when_asked_and_when_re_pointed
 
 
 # ---------------------------------------------------------------- the WebSocket watch
-def _messages_until_final(socket: WebSocket) -> list[dict[str, Any]]:
+def _messages_until_final(socket: WebSocket, edit_id: str | None = None) -> list[dict[str, Any]]:
+    """What the socket hears until the final status of the image (or of one of its edits)."""
     messages: list[dict[str, Any]] = []
-    while not (messages and messages[-1]["final"]):
+    while not (messages and messages[-1]["final"] and messages[-1].get("editId") == edit_id):
         messages.append(json.loads(socket.receive(timeout=120)))
     return messages
 
@@ -148,7 +155,7 @@ def test_a_watcher_hears_the_images_status_changes_in_order_ending_complete_with
     created = client.create_image("watched.jpg", "image/jpeg")
     engine = os.environ["AWS_ENDPOINT_URL"].replace("http", "ws", 1)  # the engine's path form of the stage
     assert created["watch"]["url"].startswith(f"{engine}/_aws/execute-api/{push_stack(stack).outputs['WatchApiId']}/")
-    socket = WebSocket(created["watch"]["url"])
+    socket = _watch(created["watch"]["url"])
     try:
         # When it is uploaded and processed
         image_id = _upload(client, created, "watched.jpg")
@@ -186,7 +193,7 @@ def test_a_watcher_hears_the_images_status_changes_in_order_ending_complete_with
 def test_a_status_change_delivered_after_a_newer_one_is_never_pushed(client: PipelineClient, stack: Stack) -> None:
     # Given a watched image that the pipeline completed
     created = client.create_image("late.jpg", "image/jpeg")
-    socket = WebSocket(created["watch"]["url"])
+    socket = _watch(created["watch"]["url"])
     try:
         image_id = _upload(client, created, "late.jpg")
         final = _messages_until_final(socket)[-1]
@@ -231,9 +238,9 @@ def test_a_connection_without_a_valid_token_is_refused(client: PipelineClient, s
         expired,
     ):
         with pytest.raises(HandshakeRefused) as refused:
-            WebSocket(bad)
+            _watch(bad)
         assert refused.value.status == 403
-    WebSocket(url).close()  # and the URL as given is admitted
+    _watch(url).close()  # and the URL as given is admitted
 
 
 def test_a_connection_that_is_gone_is_forgotten(client: PipelineClient, stack: Stack) -> None:
@@ -270,3 +277,43 @@ def test_a_request_that_waits_is_answered_with_the_final_status_when_the_image_c
     late = (answered - completed).total_seconds()
     print(f"?wait=20 answered {late:.3f} s after the tracker announced COMPLETE")  # the figure the README gives
     assert late < 10
+
+
+# ---------------------------------------------------------------- edits
+@pytest.fixture
+def accepting() -> Iterator[Receiver]:
+    yield from Receiver.running(answers=[204])
+
+
+def test_an_edit_is_pushed_to_its_images_watchers_and_its_final_status_posted_back(
+    client: PipelineClient, stack: Stack, accepting: Receiver
+) -> None:
+    # Given a processed image whose requester gave a callback URL, and a client watching it
+    created = client.create_image("edited.jpg", "image/jpeg", callback_url=accepting.url)
+    socket = _watch(created["watch"]["url"])
+    try:
+        image_id = _upload(client, created, "edited.jpg")
+        _messages_until_final(socket)
+        wait_for(lambda: len(accepting.received) == 1, timeout=120)  # the image's own COMPLETE
+        # When an edit of it is asked for, with the URL it answers (the image's)
+        accepted = client.request_edit(image_id, {"operations": [{"filter": "sepia"}], "format": "png"})
+        assert accepted["watch"]["url"].split("?")[0] == created["watch"]["url"].split("?")[0]
+        edit_id = accepted["editId"]
+        messages = [m for m in _messages_until_final(socket, edit_id) if m.get("editId") == edit_id]
+    finally:
+        socket.close()
+    # Then the watcher hears the edit's own changes (versions of its own), the final one with the edit
+    assert [(m["type"], m["status"], m["final"]) for m in messages][-1] == ("EditStatusChanged", "COMPLETE", True)
+    versions = list(dict.fromkeys(m["version"] for m in messages))  # (a repeat comes with the same version)
+    assert versions == sorted(versions)
+    assert messages[-1]["edit"]["output"]["url"]
+    assert messages[-1]["statusUrl"] == f"images/{image_id}/edits/{edit_id}"
+    # and the receiver gets one signed POST of what GET .../edits/{editId} answers
+    wait_for(lambda: len(accepting.received) == 2, timeout=120)
+    posted = accepting.received[1]
+    body = json.loads(posted.body)
+    assert (body["editId"], body["status"]) == (edit_id, "COMPLETE")
+    secret = WebhookSecret.parse(webhook_secret(stack))
+    change = recorded(stack, image_id, "EditStatusChanged")
+    final = next(e for e in change if e.data["editId"] == edit_id and e.data["final"])
+    assert verify([secret], posted.headers, posted.body, now=int(posted.headers["webhook-timestamp"])) == final.event_id
