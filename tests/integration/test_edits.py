@@ -74,9 +74,10 @@ def bus_observer(stack: Stack) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def started(stack: Stack) -> dict[str, tuple[EditWorkflowInput, str]]:
+def started(stack: Stack, bus_observer: Any) -> dict[str, tuple[EditWorkflowInput, str]]:
     """Three edits started at once (the engine runs them side by side): a good photo, a source
-    that vanished before its edit ran, and a truncated photo the engine refuses."""
+    that vanished before its edit ran, and a truncated photo the engine refuses. The observer is
+    listening first: a fast outcome published before its rule existed would be lost."""
     photo = (EVENTS / "images" / "coffee-landscape.jpg").read_bytes()
     vanished = _upload(stack, photo)
     boto3.client("s3").delete_object(Bucket=vanished.bucket, Key=vanished.key)
