@@ -35,11 +35,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export PORT STALL_TIMEOUT_SECONDS ALLOWED_ORIGIN HUB_STACKS
 
-# What every AWS client needs to reach the local engine instead of AWS.
+# What every AWS client needs to reach the local engine instead of AWS. Locally, callback URLs may
+# be http://127.0.0.1:<port> receivers (AllowLoopbackCallbacks, app and push; no effect on AWS).
 LOCAL_AWS := AWS_ENDPOINT_URL=http://127.0.0.1:$(PORT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 LOCAL_PARAMS := LocalEmulator=true Architecture=$(ARCH) StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS) \
-	AllowedOrigin=$(ALLOWED_ORIGIN) RecognitionBackend=onnx
+	AllowedOrigin=$(ALLOWED_ORIGIN) RecognitionBackend=onnx AllowLoopbackCallbacks=true
 
 # The delivery pipeline's steps (.github/workflows/pipeline.yml runs them per stage with the
 # stage's values; `make deploy-local` runs the same package and deploy steps on the local engine).
@@ -70,6 +71,11 @@ TOLERATED_FAILURE_PERCENTAGE ?= 5
 DRY_RUN ?=
 PREFIX ?= uploads/
 REPROCESS_IMAGES ?= 500
+# The push (push/template.yaml): its own stack beside the app (<app stack>-push), deployed after it
+# with the app's name, its StallTimeoutSeconds and these outputs of it (parameters of the same names).
+push_TEMPLATE := push/template.yaml
+PUSH_PARAMS := $(PART_PARAMS) AllowLoopbackCallbacks=true StallTimeoutSeconds=$(STALL_TIMEOUT_SECONDS)
+PUSH_FROM_APP := AppBusName ImagesTableName ImagesBucketName WatchTokenSecretArn AlarmTopicArn
 # Every tool runs with the shared package on its path: they speak the catalogue's names.
 TOOLS_PATH := PYTHONPATH=layers/shared
 TOOL := $(TOOLS_PATH) $(PY) -m
@@ -77,8 +83,8 @@ output = $$($(LOCAL_AWS) $(VENV)/bin/aws cloudformation describe-stacks --stack-
 	--query "Stacks[0].Outputs[?OutputKey=='$(2)'].OutputValue" --output text)
 
 .PHONY: venvs help run test test-unit test-integration test-e2e lint format bench load up down build-local \
-	build-app-local deploy-local deploy-reprocess reprocess bench-reprocess query local-env stats engine-env invoke \
-	events openapi deploy pipeline-build pipeline-package pipeline-deploy clean
+	build-app-local deploy-local deploy-reprocess deploy-push reprocess bench-reprocess query local-env stats \
+	engine-env invoke events openapi deploy pipeline-build pipeline-package pipeline-deploy clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -110,12 +116,12 @@ lint: venvs $(LINT_READY) ## ruff, mypy, cfn-lint (+ serverless rules), sam vali
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml $(foreach p,$(HUB_PARTS) reprocess,$($(p)_TEMPLATE))
+	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml $(foreach p,$(HUB_PARTS) reprocess push,$($(p)_TEMPLATE))
 	$(SAM) validate --lint
 	$(LINT_VENV)/bin/actionlint
 	$(LINT_VENV)/bin/zizmor --offline --no-progress .github
 	$(LINT_VENV)/bin/checkov --config-file .checkov.yaml
-	@for t in $(foreach p,$(HUB_PARTS) reprocess,$($(p)_TEMPLATE)); do $(SAM) validate --lint --template-file $$t; done
+	@for t in $(foreach p,$(HUB_PARTS) reprocess push,$($(p)_TEMPLATE)); do $(SAM) validate --lint --template-file $$t; done
 
 format: $(DEV_READY) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -140,7 +146,7 @@ down: ## Stop the local engine
 	@if [ -x $(PY) ]; then $(TOOL) tools.engine down; else echo "nothing to stop"; fi
 
 build-local: $(DEV_READY) $(SAM_READY) ## sam build for the local engine (this machine's architecture)
-	@$(MAKE) build-app-local $(addprefix build-part-,$(HUB_PARTS) reprocess)  # one at a time: they share .aws-sam/deps
+	@$(MAKE) build-app-local $(addprefix build-part-,$(HUB_PARTS) reprocess push)  # one at a time: they share .aws-sam/deps
 
 build-app-local: $(DEV_READY) $(SAM_READY)
 	@echo "sam build for the local engine: Architecture=$(ARCH) (this machine's CPU, the engine's)" >&2
@@ -158,8 +164,9 @@ build-part-%: $(DEV_READY) $(SAM_READY)
 		--cached --parallel --language-extensions --parameter-overrides $(PART_PARAMS)
 	$(call finish_layers,.aws-sam/local-$*)
 
-# The hub, then its consumers, then the app (with the pipeline's own package and deploy steps).
-deploy-local: up build-local ## Deploy the app, the hub and both consumers to the local engine
+# The hub, then its consumers, then the app (with the pipeline's own package and deploy steps),
+# then the stacks beside the app: make reprocess's and the push.
+deploy-local: up build-local ## Deploy the hub, both consumers, the app, its reprocess and push stacks to the local engine
 	@$(TOOL) tools.build check $(LOCAL_BUILD_DIR)
 	$(call deploy_part,hub,$(PART_PARAMS))
 	@$(MAKE) $(addprefix deploy-consumer-,$(CONSUMERS))
@@ -167,7 +174,7 @@ deploy-local: up build-local ## Deploy the app, the hub and both consumers to th
 	$(LOCAL_AWS) $(MAKE) pipeline-package pipeline-deploy BUILD_DIR=$(LOCAL_BUILD_DIR) STACK_NAME="$$stack" \
 		ARCHITECTURE=$(ARCH) ARTIFACTS_BUCKET= CFN_ROLE_ARN= PARAMETERS="$(LOCAL_PARAMS) CentralBusArn=$$hub"
 	@$(LOCAL_AWS) $(TOOL) tools.local_api  # what the engine drops from SAM's API definition
-	@$(MAKE) deploy-reprocess
+	@$(MAKE) deploy-reprocess deploy-push
 
 # make reprocess's stack, after the app: its parameters are the app stack's outputs.
 deploy-reprocess: $(DEV_READY) $(SAM_READY)
@@ -187,6 +194,15 @@ bench-reprocess: venvs ## Reprocess >= 500 stored images on a fresh local stack 
 	@mkdir -p .engine out
 	@$(MAKE) -s build-local deploy-local > .engine/deploy.log 2>&1 || { tail -n 40 .engine/deploy.log; exit 1; }
 	@$(LOCAL_AWS) $(TOOLS_PATH) $(PY) -m tests.bench.reprocess --count $(REPROCESS_IMAGES)
+
+# The push, after the app: the AWS CLI reads the app stack's outputs it takes as parameters.
+deploy-push: $(DEV_READY) $(SAM_READY)
+	@stack=$$($(LOCAL_AWS) $(TOOL) tools.stack name 2>/dev/null); given="AppStackName=$$stack"; \
+	for key in $(PUSH_FROM_APP); do given="$$given $$key=$$($(LOCAL_AWS) $(VENV)/bin/aws cloudformation describe-stacks \
+		--stack-name "$$stack" --query "Stacks[0].Outputs[?OutputKey=='$$key'].OutputValue" --output text)"; done; \
+	$(LOCAL_AWS) $(SAM) deploy --template-file .aws-sam/local-push/template.yaml --stack-name "$$stack-push" \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --language-extensions --resolve-s3 --no-confirm-changeset \
+		--no-fail-on-empty-changeset --no-progressbar --parameter-overrides $(PUSH_PARAMS) $$given
 
 deploy-consumer-%:
 	$(call deploy_part,$*,$(PART_PARAMS) HubBusArn=$(call output,hub,CentralBusArn))

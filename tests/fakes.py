@@ -108,7 +108,7 @@ class InMemoryImageLog(ImageLog):
         self.recorded: dict[str, dict[str, PipelineEvent]] = {}
         self.deadlines: dict[str, datetime] = {}
         self.claims: set[tuple[str, str]] = set()
-        self.announcements: dict[str, Announcement] = {}
+        self.announcements: dict[tuple[str, str | None], Announcement] = {}  # (image, edit or None)
 
     def create_image(self, record: ImageRecord, first_event: PipelineEvent) -> None:
         if record.image_id in self.images:
@@ -156,20 +156,21 @@ class InMemoryImageLog(ImageLog):
     def overdue(self, now: datetime, limit: int = 1000) -> list[str]:
         return sorted(i for i, d in self.deadlines.items() if d <= now)[:limit]
 
-    def announcement(self, image_id: str) -> Announcement | None:
-        return self.announcements.get(image_id)
+    def announcement(self, image_id: str, edit_id: str | None = None) -> Announcement | None:
+        return self.announcements.get((image_id, edit_id))
 
     def announce(self, change: PipelineEvent, *, replaces: int) -> bool:
-        current = self.announcements.get(change.image_id)
+        key = (change.image_id, change.data.get("editId"))
+        current = self.announcements.get(key)
         if (current.version if current else 0) != replaces:
             return False
-        self.announcements[change.image_id] = Announcement(change, published=False)
+        self.announcements[key] = Announcement(change, published=False)
         return True
 
-    def mark_published(self, image_id: str, version: int) -> None:
-        current = self.announcements.get(image_id)
+    def mark_published(self, image_id: str, version: int, edit_id: str | None = None) -> None:
+        current = self.announcements.get((image_id, edit_id))
         if current is not None and current.version == version:
-            self.announcements[image_id] = Announcement(current.event, published=True)
+            self.announcements[image_id, edit_id] = Announcement(current.event, published=True)
 
     def claim(self, image_id: str, claim_id: str) -> bool:
         if (image_id, claim_id) in self.claims:

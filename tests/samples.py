@@ -72,6 +72,37 @@ DATA: dict[EventType, dict[str, Any]] = {
         },
         "latencyMs": 1250,
     },
+    EventType.EDIT_STATUS_CHANGED: {
+        "editId": EDIT,
+        "status": "COMPLETE",
+        "previous": "RUNNING",
+        "reasonCode": None,
+        "reason": None,
+        "version": 2,
+        "final": True,
+        "requestedAt": "2026-11-22T09:31:00+00:00",
+        "latencyMs": 2100,
+    },
+    EventType.STATUS_PUSHED: {
+        "status": "COMPLETE",
+        "version": 2,
+        "final": True,
+        "watchers": 1,
+        "delivered": 1,
+        "gone": 0,
+        "latencyMs": 40,
+    },
+    EventType.WEBHOOK_ATTEMPTED: {
+        "attempt": 1,
+        "outcome": "delivered",
+        "statusCode": 204,
+        "latencyMs": 120,
+        "error": None,
+        "nextAttemptAt": None,
+        "callbackHost": "hooks.example.com",
+        "status": "COMPLETE",
+        "webhookId": f"status:{IMAGE}:2",
+    },
 }
 
 

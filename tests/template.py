@@ -19,6 +19,8 @@ from cfnlint.decode import cfn_yaml
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION = "AWS::Serverless::Function"
 APP = "template.yaml"
+# Beside the app, from its outputs: the push (WebSocket watch, webhooks).
+PUSH = "push/template.yaml"
 HUB = "hub/template.yaml"
 # Every consumer is a folder of its own under consumers/ (a new one needs no edit here).
 CONSUMERS = tuple(
@@ -47,6 +49,7 @@ def load(path: str = APP) -> dict[str, Any]:
 
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+_ANY_PLACEHOLDER = re.compile(r"\$\{([^}!][^}]*)\}")  # ${Parameter}, ${AWS::Region}, ${Resource.Attribute}
 _ID_PLACEHOLDER = re.compile(r"[$&]\{([A-Za-z0-9_]+)\}")  # in a logical id, &{X} keeps X's letters and digits
 FOR_EACH = "Fn::ForEach::"
 
@@ -105,6 +108,13 @@ def function_ids(path: str = APP) -> list[str]:
     return sorted(resources(FUNCTION, path))
 
 
+def defining(logical_id: str) -> str:
+    """The one template that defines the function ``logical_id`` (the catalogue names functions
+    by logical id, whichever template they are in)."""
+    (path,) = [path for path in TEMPLATES if logical_id in resources(FUNCTION, path)]
+    return path
+
+
 def function_properties(logical_id: str, path: str = APP) -> dict[str, Any]:
     """A function's properties with the Globals merged in, as SAM merges them."""
     globals_ = dict(load(path).get("Globals", {}).get("Function", {}))
@@ -120,7 +130,14 @@ def function_properties(logical_id: str, path: str = APP) -> dict[str, Any]:
     return merged
 
 
-PSEUDO_PARAMETERS = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws"}
+# Pseudo parameters as tests see them (the unit tests' moto account and region).
+PSEUDO_PARAMETERS = {
+    "AWS::AccountId": "123456789012",
+    "AWS::Region": "us-east-1",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "test-stack",
+}
 
 
 def physical_name(logical_id: str) -> str:
@@ -128,20 +145,75 @@ def physical_name(logical_id: str) -> str:
     return f"test-{logical_id.lower()}"
 
 
+def condition(name: str, path: str = APP, parameters: dict[str, str] | None = None) -> bool:
+    """A template condition with the parameters' defaults (or ``parameters``): Equals, Not, And, Or."""
+
+    def value(item: Any) -> str:
+        if isinstance(item, dict) and "Ref" in item:
+            given = (parameters or {}).get(item["Ref"])
+            return given if given is not None else resolve(item, path)
+        return str(item)
+
+    def evaluate(expression: Any) -> bool:
+        (function, arguments), *_ = expression.items()
+        if function == "Condition":
+            return evaluate(load(path)["Conditions"][arguments])
+        if function == "Fn::Equals":
+            return value(arguments[0]) == value(arguments[1])
+        if function == "Fn::Not":
+            return not evaluate(arguments[0])
+        if function == "Fn::And":
+            return all(evaluate(a) for a in arguments)
+        if function == "Fn::Or":
+            return any(evaluate(a) for a in arguments)
+        raise ValueError(f"no test value for condition {expression!r}")
+
+    return evaluate(load(path)["Conditions"][name])
+
+
+def _sub(text: str, path: str) -> str:
+    def name(match: re.Match[str]) -> str:
+        ref = match.group(1)
+        if ref in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[ref]
+        if "." in ref:
+            logical_id, attribute = ref.split(".", 1)
+            return resolve({"Fn::GetAtt": [logical_id, attribute]}, path)
+        return resolve({"Ref": ref}, path)
+
+    return _ANY_PLACEHOLDER.sub(name, text)
+
+
+def _referenced(name: str, path: str) -> str:
+    """A Ref's test value. A parameter without a default is the app stack's name or the output it
+    is given (the stacks beside the app take the app's outputs of the same names); any other, its
+    test name."""
+    parameters = load(path).get("Parameters", {})
+    if name in PSEUDO_PARAMETERS:
+        return PSEUDO_PARAMETERS[name]
+    if name not in parameters:
+        return physical_name(name)
+    if "Default" in parameters[name]:
+        return str(parameters[name]["Default"])
+    if name == "AppStackName":
+        return PSEUDO_PARAMETERS["AWS::StackName"]
+    outputs = load(APP)["Outputs"]
+    return resolve(outputs[name]["Value"]) if name in outputs else physical_name(name)
+
+
 def resolve(value: Any, path: str = APP) -> str:  # noqa: PLR0911 - one return per intrinsic
     """A test value for an environment variable: parameters take their defaults, resources their
-    test names, mappings their values."""
+    test names, mappings their values, conditions their value with the defaults."""
     template = load(path)
     if isinstance(value, (str, int, float)):
         return str(value)
+    if "Fn::If" in value:
+        name, if_true, if_false = value["Fn::If"]
+        return resolve(if_true if condition(name, path) else if_false, path)
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return _sub(value["Fn::Sub"], path)
     if "Ref" in value:
-        name = value["Ref"]
-        if name in PSEUDO_PARAMETERS:
-            return PSEUDO_PARAMETERS[name]
-        if name in template.get("Parameters", {}):
-            # a parameter wiring another stack's resource has no default: its test name
-            return str(template["Parameters"][name].get("Default", physical_name(name)))
-        return physical_name(name)
+        return _referenced(value["Ref"], path)
     if "Fn::FindInMap" in value:
         mapping, key, attribute = value["Fn::FindInMap"]
         return str(template["Mappings"][mapping][key][attribute])
@@ -170,7 +242,7 @@ def handler_path(logical_id: str, path: str = APP) -> tuple[Path, str]:
 
 
 # ---------------------------------------------------------------- as CloudFormation deploys it
-TEMPLATES = (APP, *HUB_TEMPLATES, REPROCESS)
+TEMPLATES = (APP, PUSH, *HUB_TEMPLATES, REPROCESS)
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 ACCOUNT = PSEUDO_PARAMETERS["AWS::AccountId"]  # the account tests/expand_template.py expands in
 # What `make deploy-local` gives reprocess/template.yaml from the app's outputs, as test values.
@@ -270,6 +342,7 @@ class Deployed:
         "Fn::Join": "_join",
         "Fn::Split": "_split",
         "Fn::Select": "_select",
+        "Fn::Sub": "_sub",
     }
 
     def _ref(self, name: str) -> Any:
@@ -305,6 +378,16 @@ class Deployed:
     def _select(self, argument: list[Any]) -> Any:
         index, items = (self.value(part) for part in argument)
         return items[int(index)] if isinstance(items, list) else {"Fn::Select": [index, items]}
+
+    def _sub(self, argument: Any) -> Any:
+        """A string whose every placeholder is a parameter or a pseudo parameter, substituted (one
+        that names a resource stays as written, to be followed)."""
+        if not isinstance(argument, str):
+            return _UNRESOLVED
+        known = {**PSEUDO_PARAMETERS, **{name: str(value) for name, value in self.values.items()}}
+        if not all(name in known for name in _ANY_PLACEHOLDER.findall(argument)):
+            return _UNRESOLVED
+        return _ANY_PLACEHOLDER.sub(lambda match: known[match[1]], argument)
 
     @cached_property
     def resources(self) -> dict[str, dict[str, Any]]:

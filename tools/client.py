@@ -76,11 +76,17 @@ class PipelineClient:
             wait = float(retry_after) if retry_after and retry_after.isdigit() else None
             raise ApiError(error.code, payload, url, wait) from None
 
-    def create_image(self, filename: str, content_type: str, size: int | None = None) -> dict[str, Any]:
-        """POST /images; with ``size``, a file the upload would refuse is refused right here."""
+    def create_image(
+        self, filename: str, content_type: str, size: int | None = None, callback_url: str | None = None
+    ) -> dict[str, Any]:
+        """POST /images; with ``size``, a file the upload would refuse is refused right here; with
+        ``callback_url``, the image's final status is POSTed there, signed. The answer says where
+        to upload and (with a push stack) where to watch the image."""
         asked: dict[str, Any] = {"filename": filename, "contentType": content_type}
         if size is not None:
             asked["size"] = size
+        if callback_url is not None:
+            asked["callbackUrl"] = callback_url
         _, body = self._request("POST", "images", asked)
         return dict(body)
 
@@ -100,8 +106,10 @@ class PipelineClient:
             message = f"S3 refused the upload: {found[1]}" if found else text[:300]
             raise ApiError(error.code, {"message": message}, upload["url"]) from None
 
-    def get_image(self, image_id: str) -> dict[str, Any]:
-        return dict(self._request("GET", f"images/{image_id}")[1])
+    def get_image(self, image_id: str, wait: int | None = None) -> dict[str, Any]:
+        """GET /images/{id}; with ``wait``, the answer comes once the image is settled (or after
+        ``wait`` seconds, as it then is)."""
+        return dict(self._request("GET", f"images/{image_id}" + (f"?wait={wait}" if wait else ""))[1])
 
     def list_images(self, **query: str) -> dict[str, Any]:
         """GET /images (newest first; ``key=`` finds the image of an object key)."""

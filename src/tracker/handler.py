@@ -1,5 +1,5 @@
-"""TrackerFunction: records every pipeline event against its image, re-derives its status and
-announces every change on the app bus (ImageStatusChanged)."""
+"""TrackerFunction: records every pipeline event against its image, re-derives its status (and
+its edits') and announces every change on the app bus (ImageStatusChanged, EditStatusChanged)."""
 
 from datetime import UTC, datetime
 from functools import cache
@@ -47,6 +47,7 @@ def lambda_handler(
         "status": recorded.state.status.value,
         "missing": [m.value for m in recorded.state.missing],
         "announced": recorded.announced.data["version"] if recorded.announced else None,
+        "editAnnounced": recorded.edit_announced.data["version"] if recorded.edit_announced else None,
     }
     logger.info("event recorded" if not recorded.duplicate else "duplicate event", extra=summary)
     return summary

@@ -1,7 +1,8 @@
 """A web page on another origin uses the API and the bucket, in a real headless Chromium: CORS
 preflights answered by API Gateway without the API key (and without any function), the presigned
 POST from a browser form, status polling, an edit followed by its relative statusUrl, a download
-link, and API Gateway's own refusals readable by the page."""
+link, API Gateway's own refusals readable by the page, and the README's snippet uploading and
+watching an image over the push stack's WebSocket API to its final status, with no polling."""
 
 import functools
 import http.server
@@ -18,6 +19,7 @@ import boto3
 import pytest
 
 from tests.conftest import EVENTS
+from tests.readme import readme_block
 from tools.client import PipelineClient
 from tools.stack import Stack
 
@@ -45,6 +47,7 @@ def site(web_origin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """The page, served on the origin the stack allows (and nowhere else)."""
     root = tmp_path_factory.mktemp("site")
     shutil.copy(PAGE / "upload.html", root / "upload.html")
+    shutil.copy(PAGE / "watch.html", root / "watch.html")
     shutil.copy(EVENTS / "images" / "coffee-landscape.jpg", root / "photo.jpg")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", urlsplit(web_origin).port or 80), handler)
@@ -162,3 +165,37 @@ def test_every_preflight_is_answered_by_api_gateway_without_a_key_or_a_function(
     assert _invocations(function) == before
     client.list_images(limit="1")
     assert _invocations(function) > before
+
+
+# ---------------------------------------------------------------- watching, with the README's snippet
+def test_the_readme_snippet_uploads_and_watches_an_image_to_complete_with_no_polling(
+    page: Any, site: str, stack: Stack
+) -> None:
+    # Given a page on the allowed origin running the README's browser snippet
+    watcher = page.context.browser.new_page()  # a page of its own: the module's page stays on upload.html
+    watcher.goto(f"{site}/watch.html")
+    watcher.add_script_tag(content=readme_block("js", "async function uploadAndWatch("))
+    before = _invocations(stack.physical_id("ApiFunction"))
+    # When it uploads a file and watches it on the URL POST /images answered
+    final = watcher.evaluate(
+        """async ([api, key]) => {
+          const blob = await (await fetch("/photo.jpg")).blob();
+          const file = new File([blob], "watched.jpg", {type: "image/jpeg"});
+          window.seen = [];
+          return uploadAndWatch(api, key, file, (change) => window.seen.push(change));
+        }""",
+        [stack.api_url, stack.api_key],
+    )
+    # Then it heard the image's status changes in order, ending in COMPLETE with its outputs' links
+    seen = watcher.evaluate("() => window.seen.map((c) => [c.version, c.status, c.final])")
+    assert seen[-1][1:] == ["COMPLETE", True]
+    assert [version for version, _, _ in seen] == sorted({version for version, _, _ in seen})
+    assert (final["image"]["imageId"], final["image"]["status"]) == (final["imageId"], "COMPLETE")
+    thumbnail = watcher.evaluate(
+        "(url) => fetch(url).then((r) => [r.status, r.headers.get('content-type')])",
+        final["image"]["outputs"]["thumbnail"]["url"],
+    )
+    assert thumbnail == [200, "image/jpeg"]
+    # and the page called the API once (POST /images): it never polled
+    assert _invocations(stack.physical_id("ApiFunction")) == before + 1
+    watcher.close()

@@ -35,8 +35,9 @@ def runtime_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_runtime_sdk(tmp_path_factory.mktemp("lambda-runtime"))
 
 
-# Where `make deploy-local` builds each template (the hub's parts: .aws-sam/local-<part>).
-BUILD_DIRS = {template.APP: "local", **{p: f"local-{Path(p).parent.name}" for p in template.HUB_TEMPLATES}}
+# Where `make deploy-local` builds each template (the push and the hub's parts: .aws-sam/local-<part>).
+PARTS = (template.PUSH, *template.HUB_TEMPLATES)
+BUILD_DIRS = {template.APP: "local", **{p: f"local-{Path(p).parent.name}" for p in PARTS}}
 FUNCTIONS = [(path, f) for path in BUILD_DIRS for f in template.function_ids(path)]
 
 

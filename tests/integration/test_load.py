@@ -85,7 +85,10 @@ def test_forty_concurrent_uploads_with_clients_polling_every_second_get_no_5xx(c
     assert len(recorder.statuses) >= 3 * IMAGES  # create, and at least two polls each
     # The pipeline's: every image ends in a truthful state
     statuses = sorted(i["status"] for i in finals)
-    untruthful = [{k: i.get(k) for k in ("imageId", "status", "reason", "missing", "jobs")} for i in finals
-                  if i["status"] not in TRUTHFUL]
+    untruthful = [
+        {k: i.get(k) for k in ("imageId", "status", "reason", "missing", "jobs")}
+        for i in finals
+        if i["status"] not in TRUTHFUL
+    ]
     assert set(statuses) <= TRUTHFUL, untruthful
     assert all(i["missing"] for i in finals if i["status"] == "STALLED"), "a stall names what never came"

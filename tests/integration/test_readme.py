@@ -41,6 +41,8 @@ NOT_RUN_HERE = {
     "sam deploy --template-file .aws-sam/reprocess/template.yaml": "the same: `make deploy-local` deploys it here",
     "make reprocess": "tests/integration/test_reprocess.py runs it (its tools.reprocess) after a spec change",
     "make bench-reprocess": "a benchmark of many minutes on a fresh engine",
+    "PUSH_PARAMS=": "deploys the push to your AWS account (`make deploy-local` deploys it here: test_push.py)",
+    "sam build -t push/template.yaml": "the same: `make deploy-local` deploys it here",
     "gh api": "one-time set-up of your GitHub repository",
     "aws iam put-role-policy": "one-time set-up in your AWS account",
     "sam deploy --guided": "interactive: tests/integration/test_sam_cli.py answers its prompts through a pty",

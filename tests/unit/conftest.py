@@ -85,26 +85,29 @@ def _create_from_template(logical_id: str, resource: dict[str, Any]) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[SimpleNamespace]:
-    """moto, with the template's bucket, tables and bus created under their test names."""
+    """moto, with the buckets, tables and buses of the app and of the push beside it (one account)
+    created under their test names."""
     with mock_aws():
         kinds = ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Events::EventBus")
         names = {}
-        for logical_id, resource in template.load()["Resources"].items():
-            if resource["Type"] in kinds:
-                _create_from_template(logical_id, resource)
-                names[logical_id] = physical_name(logical_id)
+        for path in (template.APP, template.PUSH):
+            for logical_id, resource in template.load(path)["Resources"].items():
+                if resource["Type"] in kinds:
+                    _create_from_template(logical_id, resource)
+                    names[logical_id] = physical_name(logical_id)
         yield SimpleNamespace(**names)
 
 
 @pytest.fixture
 def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
     """Import a function's handler module as Lambda would: from its CodeUri and Handler, with
-    the environment the template gives it (plus ``overrides``). Each call is a new cold start.
+    the environment its template (the one that defines it) gives it (plus ``overrides``). Each call is a new cold start.
 
     Its logger writes to the stdout of the moment: load it in the test (not in a fixture's
     setup) when the test reads its log lines with ``capsys``."""
 
-    def load(logical_id: str, template_path: str = template.APP, **overrides: str) -> ModuleType:
+    def load(logical_id: str, template_path: str | None = None, **overrides: str) -> ModuleType:
+        template_path = template_path or template.defining(logical_id)
         environment = template.function_environment(logical_id, template_path)
         for name, value in {**environment, **overrides}.items():
             monkeypatch.setenv(name, value)

@@ -20,6 +20,7 @@ from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.image_api import FIRST_POLL_SECONDS, MAX_POLL_SECONDS, await_image
 from tests import gateway
 from tests.fakes import RecordingEditStarter, RecordingPublisher
+from tests.notify_fakes import api_push
 
 IMAGE = "3f9a2c1e5b7d4e8f9a0b1c2d3e4f5a6b"
 UPLOAD = f"{IMAGE}@0A1B"
@@ -140,6 +141,7 @@ def get(
             RecordingPublisher(),
             api.logger,
             seconds_left=lambda: seconds_left,
+            push=api_push(),
             clock=time.clock,
             pause=time.pause,
         )

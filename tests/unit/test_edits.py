@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from image_pipeline import imaging
-from image_pipeline.catalogue import ImageStatus
+from image_pipeline.catalogue import EditStatus, ImageStatus
 from image_pipeline.edits import (
     ASPECT_TOLERANCE,
     EDITS_WORK_PREFIX,
@@ -21,7 +21,6 @@ from image_pipeline.edits import (
     Crop,
     EditPlan,
     EditSource,
-    EditStatus,
     EditWorkflowInput,
     InvalidEditRequest,
     edit_events,

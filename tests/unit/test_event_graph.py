@@ -31,6 +31,17 @@ def app() -> Deployed:
     return Deployed.of(template.APP, CentralBusArn=HUB)
 
 
+@pytest.fixture(scope="module")
+def push() -> Deployed:
+    """The push beside it, given the app's outputs (names as tests give resources)."""
+    given = {
+        name: template.resolve({"Ref": name}, template.PUSH)
+        for name, spec in template.load(template.PUSH)["Parameters"].items()
+        if "Default" not in spec
+    }
+    return Deployed.of(template.PUSH, **given)
+
+
 def _matches(deployed: Deployed, pattern: dict[str, Any], event: dict[str, Any]) -> bool:
     """EventBridge's pattern semantics (moto's engine), with the bucket's name filled in."""
     concrete = json.loads(json.dumps(pattern).replace(json.dumps({"Ref": "ImagesBucket"}), json.dumps(BUCKET)))
@@ -147,13 +158,18 @@ def test_every_pipeline_event_is_forwarded_to_the_hub_and_no_republished_one(app
     assert not _matches(app, rule["EventPattern"], _app_event(EventType.THUMBNAIL_CREATED, "valid.image-pipeline"))
 
 
-def test_the_template_and_the_catalogue_name_the_same_source_and_producers(app: Deployed) -> None:
-    assert app.raw["Mappings"]["Pipeline"]["Events"]["Source"] == catalogue.SOURCE
-    functions = set(app.of_type("AWS::Lambda::Function"))
-    assert {p.function for p in catalogue.PRODUCERS if p.template == template.APP} <= functions
-    # a producer of a stack of its own is a function of that stack's template
+def test_the_template_and_the_catalogue_name_the_same_source_and_producers(app: Deployed, push: Deployed) -> None:
+    # every producer's function is in the app, or in the push beside it (receipts), once
+    for deployed in (app, push):
+        assert deployed.raw["Mappings"]["Pipeline"]["Events"]["Source"] == catalogue.SOURCE
+    functions = [*app.of_type("AWS::Lambda::Function"), *push.of_type("AWS::Lambda::Function")]
+    assert len(set(functions)) == len(functions)
+    # a producer's function is in the template it names (the app's, or a stack beside it)
     for producer in catalogue.PRODUCERS:
         assert producer.function in template.function_ids(producer.template), producer
+    assert {p.function for p in catalogue.PRODUCERS if catalogue.RECEIPTS & p.publishes} <= set(
+        push.of_type("AWS::Lambda::Function")
+    )
     assert len({p.name for p in catalogue.PRODUCERS}) == len(catalogue.PRODUCERS)
     assert set(catalogue.VERSIONS) == set(EventType)
     for event_type, version in catalogue.VERSIONS.items():
@@ -161,9 +177,11 @@ def test_the_template_and_the_catalogue_name_the_same_source_and_producers(app: 
 
 
 # ---------------------------------------------------------------- every function watched
+@pytest.mark.parametrize("stack", ["app", "push"])
 def test_every_function_has_a_log_group_with_the_stacks_retention_and_alarms_on_errors_and_throttles(
-    app: Deployed,
+    stack: str, request: pytest.FixtureRequest
 ) -> None:
+    app: Deployed = request.getfixturevalue(stack)
     groups = [g["Properties"] for g in app.of_type("AWS::Logs::LogGroup").values()]
     alarms = [a["Properties"] for a in app.of_type("AWS::CloudWatch::Alarm").values()]
     for function in app.of_type("AWS::Lambda::Function"):

@@ -15,10 +15,19 @@ from typing import Any
 import pytest
 
 from image_pipeline import catalogue
-from tests.template import ACCOUNT, APP, CONSUMERS, HUB, REPROCESS, REPROCESS_WIRING, ROOT, Deployed, referenced
+from tests.template import ACCOUNT, APP, CONSUMERS, HUB, PUSH, REPROCESS, REPROCESS_WIRING, ROOT, Deployed, referenced
 
 HUB_HERE = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/hub-central"
 HUB_ELSEWHERE = "arn:aws:events:us-east-1:222222222222:event-bus/hub-central"
+# What the push stack is given: the app stack's name and outputs.
+APP_OUTPUTS = {
+    "AppStackName": "image-pipeline",
+    "AppBusName": "image-pipeline-app",
+    "ImagesTableName": "image-pipeline-ImagesTable-1A2B3C",
+    "ImagesBucketName": "image-pipeline-imagesbucket-1a2b3c",
+    "WatchTokenSecretArn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:WatchTokenSecret-AbCdEf",
+    "AlarmTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:image-pipeline-AlarmTopic-1A2B3C",
+}
 # Every way each template is deployed: alone on AWS, wired to other accounts, on the local engine.
 SCENARIOS: dict[str, list[dict[str, str]]] = {
     APP: [
@@ -26,6 +35,7 @@ SCENARIOS: dict[str, list[dict[str, str]]] = {
         {"CentralBusArn": HUB_ELSEWHERE, "AlarmEmail": "ops@example.com"},
         {"LocalEmulator": "true", "CentralBusArn": HUB_HERE},
     ],
+    PUSH: [APP_OUTPUTS, {**APP_OUTPUTS, "LocalEmulator": "true", "AllowLoopbackCallbacks": "true"}],
     HUB: [
         {},
         {"ProducerAccounts": "image-pipeline=111111111111", "ConsumerAccountIds": "333333333333,444444444444"},
@@ -54,6 +64,8 @@ DEPLOYMENTS = [Deployed.of(path, **parameters) for path, sets in SCENARIOS.items
 EPHEMERAL_TABLES = {
     "IdempotencyTable": "Powertools idempotency records of the image jobs, expired after 24 h",
     "RepublishedTable": "event ids the hub already republished, expired after the replay window",
+    "WatchConnectionsTable": "who watches which image over the WebSocket API, expired after 2 h",
+    "WebhookDeliveriesTable": "which webhook attempt is claimed, expired two days after its delivery ends",
 }
 
 
@@ -310,23 +322,24 @@ def test_every_graphql_api_uses_iam_or_a_key_that_expires_when_the_stack_says(de
         assert "DashboardKeyExpiresAt" in readme, "the README must say how the key is rotated"
 
 
-# The app bus, as each template that publishes on it names it: the app its own, make reprocess's
-# stack the app's (by the bus name the app's output gives it).
-_APP_BUS = {
-    APP: _arn("AppBus"),
-    REPROCESS: {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${AppBusName}"},
-}
+def _app_bus(deployed: Deployed) -> Any:
+    """The app's bus as each template that publishes on it names it: the app its own resource, the
+    stacks beside it the bus named by the app's output AppBusName (in the app's account and region)."""
+    if deployed.path == APP:
+        return _arn("AppBus")
+    return f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/{deployed.values['AppBusName']}"
 
 
 @deployments
 def test_every_function_may_publish_exactly_the_event_types_the_catalogue_gives_it(deployed: Deployed) -> None:
+    # (matched by logical id, in whichever template the function is)
     for function in deployed.of_type("AWS::Lambda::Function"):
         statements = [
             s
             for s in _role_statements(deployed, _function_role(deployed, function))
             if s["Effect"] == "Allow" and _covers(s["Action"], "events:PutEvents")
         ]
-        if deployed.path not in _APP_BUS:  # the hub republishes only under valid.*, on its own bus
+        if deployed.path == HUB:  # the hub republishes only under valid.*, on its own bus
             for statement in statements:
                 assert statement["Condition"]["StringLike"]["events:source"] == "valid.*", function
             continue
@@ -338,7 +351,7 @@ def test_every_function_may_publish_exactly_the_event_types_the_catalogue_gives_
         }
         allowed: set[str] = set()
         for statement in statements:
-            assert statement["Resource"] == _APP_BUS[deployed.path], f"{function} may publish beyond the app bus"
+            assert statement["Resource"] == _app_bus(deployed), f"{function} may publish beyond the app bus"
             condition = statement.get("Condition", {}).get("StringEquals", {})
             assert condition.get("events:source") == catalogue.SOURCE, f"{function} may publish any source"
             assert "events:detail-type" in condition, f"{function} may publish any event type"

@@ -182,6 +182,17 @@ def test_log_keeps_the_image_record_and_its_first_event(images: ImageLog) -> Non
     assert images.get_image("f" * 32) is None
 
 
+def test_log_keeps_where_an_images_final_status_is_to_be_posted(images: ImageLog) -> None:
+    callback = "https://hooks.example.com/images?token=t%C3%A9"
+    record = ImageRecord(IMAGE, "holiday.jpg", "image/jpeg", f"uploads/{IMAGE}.jpg", T0, callback_url=callback)
+    images.create_image(record, _event(EventType.UPLOAD_REQUESTED, 0, "req"))
+    assert images.get_image(IMAGE) == record
+    foreign = ImageRecord("e" * 32, "x.jpg", None, "uploads/x.jpg", T0, origin="s3")
+    images.ensure_image(foreign)
+    assert images.get_image("e" * 32) == foreign  # a record without one reads back without one
+    assert foreign.callback_url is None
+
+
 def test_log_ensures_a_record_once_and_never_overwrites_it(images: ImageLog) -> None:
     api = ImageRecord(IMAGE, "holiday.jpg", "image/jpeg", f"uploads/{IMAGE}.jpg", T0, origin="api")
     images.create_image(api, _event(EventType.UPLOAD_REQUESTED, 0, "req"))
@@ -260,3 +271,35 @@ def test_log_stores_each_status_version_once_and_only_over_the_version_it_replac
     assert stored is not None
     assert (stored.version, stored.published) == (2, False)
     assert stored.event == change(2, "COMPLETE").model_copy(update={"metadata": stored.event.metadata})
+
+
+def test_log_counts_each_edits_status_versions_apart_from_the_images(images: ImageLog) -> None:
+    def edit_change(edit: str, version: int, status: str) -> PipelineEvent:
+        return samples.event(
+            EventType.EDIT_STATUS_CHANGED,
+            image_id=IMAGE,
+            event_id=f"edit-status:{edit}:{version}",
+            editId=edit,
+            version=version,
+            status=status,
+        )
+
+    first, second = "a" * 32, "b" * 32
+    # Given the image's own status at version 1
+    assert images.announce(samples.event(EventType.IMAGE_STATUS_CHANGED, image_id=IMAGE, version=1), replaces=0)
+    # Then each edit starts its own versions at 1, apart from the image's and from each other
+    assert images.announcement(IMAGE, first) is None
+    assert images.announce(edit_change(first, 1, "RUNNING"), replaces=0) is True
+    assert images.announce(edit_change(second, 1, "RUNNING"), replaces=0) is True
+    assert images.announce(edit_change(first, 2, "COMPLETE"), replaces=0) is False  # version 1 is stored
+    assert images.announce(edit_change(first, 2, "COMPLETE"), replaces=1) is True
+    images.mark_published(IMAGE, 2, first)
+    stored = images.announcement(IMAGE, first)
+    assert stored is not None
+    assert (stored.version, stored.event.data["status"], stored.published) == (2, "COMPLETE", True)
+    other = images.announcement(IMAGE, second)
+    assert other is not None
+    assert (other.version, other.published) == (1, False)
+    image = images.announcement(IMAGE)
+    assert image is not None
+    assert (image.version, image.event.type) == (1, EventType.IMAGE_STATUS_CHANGED)

@@ -16,10 +16,10 @@ from image_pipeline.catalogue import EventType
 from image_pipeline.reprocessing import Reprocessor, step
 from tests import samples, template
 from tests.fakes import InMemoryImageLog, RecordingFeed, RecordingPublisher
-from tests.template import ACCOUNT, REPROCESS, REPROCESS_WIRING, Deployed, referenced
+from tests.template import ACCOUNT, PSEUDO_PARAMETERS, REPROCESS, REPROCESS_WIRING, Deployed, referenced
 from tools.reprocess import WIRED_OUTPUTS, WIRED_PARAMETERS
 
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": ACCOUNT, "AWS::StackName": "stack"}
+PSEUDO = {**PSEUDO_PARAMETERS, "AWS::AccountId": ACCOUNT}
 EXPRESS_LIMIT_SECONDS = 300
 
 
@@ -223,7 +223,7 @@ def _listed(value: Any) -> list[Any]:
 
 def test_the_workflow_may_run_its_children_and_list_only_the_uploads() -> None:
     stack = deployed()
-    own = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:stack-ReprocessWorkflow"
+    own = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{PSEUDO['AWS::StackName']}-ReprocessWorkflow"
     assert _allows(stack, "states:StartExecution", own)
     assert not _allows(stack, "states:StartExecution", f"{own}-not")
     assert _rendered(stack.properties("ReprocessWorkflow")["StateMachineName"], stack) == own.rsplit(":", 1)[1]

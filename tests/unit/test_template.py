@@ -11,40 +11,42 @@ from tests import template
 
 # Variables Powertools reads by itself (not the function's settings).
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+# The app's functions and the push's beside it (the hub's: test_hub_templates.py).
+FUNCTIONS = [(path, f) for path in (template.APP, template.PUSH) for f in template.function_ids(path)]
 
 
-@pytest.mark.parametrize("logical_id", template.function_ids())
+@pytest.mark.parametrize(("path", "logical_id"), FUNCTIONS)
 def test_environment_matches_the_functions_settings_model(
-    logical_id: str, load_handler: Callable[..., ModuleType], aws: object
+    path: str, logical_id: str, load_handler: Callable[..., ModuleType], aws: object
 ) -> None:
     # Given the function as Lambda would start it, with the template's environment
-    module = load_handler(logical_id)
+    module = load_handler(logical_id, path)
     settings = module.settings
     # Then its settings model reads exactly the variables the template sets, no more, no less
     assert isinstance(settings, Settings)
-    variables = set(template.function_environment(logical_id)) - POWERTOOLS_VARIABLES
+    variables = set(template.function_environment(logical_id, path)) - POWERTOOLS_VARIABLES
     assert variables == type(settings).variable_names()
 
 
 def test_environment_values_are_strings_as_cloudformation_passes_them() -> None:
     # A bare number in YAML reaches the local engine as an int and breaks the function's start.
-    for logical_id in template.function_ids():
-        for name, value in template.function_properties(logical_id)["Environment"]["Variables"].items():
+    for path, logical_id in FUNCTIONS:
+        for name, value in template.function_properties(logical_id, path)["Environment"]["Variables"].items():
             assert isinstance(value, (str, dict)), f"{logical_id}.{name}: quote {value!r}"
 
 
-@pytest.mark.parametrize("logical_id", template.function_ids())
+@pytest.mark.parametrize(("path", "logical_id"), FUNCTIONS)
 def test_every_function_runs_python313_with_the_shared_layer_and_pillow_exactly_where_it_decodes(
-    logical_id: str, load_handler: Callable[..., ModuleType], aws: object
+    path: str, logical_id: str, load_handler: Callable[..., ModuleType], aws: object
 ) -> None:
-    properties = template.function_properties(logical_id)
+    properties = template.function_properties(logical_id, path)
     assert properties["Runtime"] == "python3.13"
     timeout = properties["Timeout"]  # a number, or one per place: {"Fn::If": [OnAws, aws, local]}
     assert all(t > 0 for t in (timeout["Fn::If"][1:] if isinstance(timeout, dict) else [timeout])), logical_id
     assert properties["MemorySize"] >= 128
     assert {"Ref": "SharedLayer"} in properties["Layers"]
     # a function that decodes images reads the decoding limits; only it pays for the Pillow layer
-    decodes = isinstance(load_handler(logical_id).settings, ImagingSettings)
+    decodes = isinstance(load_handler(logical_id, path).settings, ImagingSettings)
     assert ({"Ref": "PillowLayer"} in properties["Layers"]) == decodes, logical_id
 
 

@@ -37,13 +37,20 @@ def test_every_tool_the_makefile_runs_starts_with_the_path_it_runs_with() -> Non
     assert not re.search(r"\$\(PY\) -m tools\.", makefile), "every tool runs through $(TOOL)"
     tool = subprocess.run(
         ["make", "-s", "--no-print-directory", "--eval", "print-tool: ; @echo $(TOOL)", "print-tool"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     env_prefix = dict(item.split("=", 1) for item in tool if "=" in item and not item.startswith("-"))
     python = sys.executable
     for module in sorted(named):
         done = subprocess.run(
             [python, "-c", f"import tools.{module}"],
-            cwd=ROOT, env={"PATH": os.environ["PATH"], **env_prefix}, capture_output=True, text=True, check=False,
+            cwd=ROOT,
+            env={"PATH": os.environ["PATH"], **env_prefix},
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert done.returncode == 0, f"tools.{module}: {done.stderr.strip().splitlines()[-1:]}"

@@ -12,6 +12,8 @@ import pytest
 
 from image_pipeline import catalogue, contracts
 from image_pipeline.aws.dynamodb import DynamoImageLog
+from image_pipeline.catalogue import ImageStatus
+from image_pipeline.edits import EditSource, edit_requested, outcome_event_id, parse_edit_request
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.tracker import record_event, sweep_overdue
 from tests import samples
@@ -78,6 +80,7 @@ def test_the_upload_and_its_responses_complete_the_image(tracker: Any) -> None:
         "status": "COMPLETE",
         "missing": [],
         "announced": 2,  # PROCESSING was version 1
+        "editAnnounced": None,  # no edit
     }
 
 
@@ -400,3 +403,149 @@ def test_a_new_upload_that_arrives_complete_is_announced_though_the_status_stays
     # Then the image is COMPLETE again, but for another upload: consumers must hear it
     assert _announced(publisher)[-1] == (3, "COMPLETE", "COMPLETE")
     assert publisher.published[-1].data["upload"]["version"] == "0B0000000000000001"
+
+
+# ---------------------------------------------------------------- an edit's own verdicts
+EDITED_AT = datetime(2026, 3, 1, 12, 10, tzinfo=UTC)
+
+
+def _completed_image(images: InMemoryImageLog, publisher: RecordingPublisher) -> datetime:
+    uploaded = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    _record(images, publisher, _uploaded_at(uploaded), *(_response(j.response, uploaded) for j in catalogue.JOBS))
+    return uploaded
+
+
+def _edit_requested(operations: list[dict[str, Any]], at: datetime = EDITED_AT) -> PipelineEvent:
+    source = EditSource(bucket="images", key=f"uploads/{IMAGE}.jpg", etag="e1")
+    request = parse_edit_request({"operations": operations})
+    return edit_requested(IMAGE, source, request, producer="ApiFunction", now=at, causation_id=UPLOAD)
+
+
+def _outcome(requested: PipelineEvent, kind: EventType, at: datetime, **data: Any) -> dict[str, Any]:
+    edit = str(requested.data["editId"])
+    answer = samples.event(
+        kind, event_id=outcome_event_id(edit, kind), causation_id=requested.event_id, at=at, editId=edit, **data
+    )
+    return _bus_event(answer)
+
+
+def _edit_announced(publisher: RecordingPublisher) -> list[tuple[int, str, str | None, bool]]:
+    return [
+        (e.data["version"], e.data["status"], e.data["previous"], e.data["final"])
+        for e in publisher.published
+        if e.type is EventType.EDIT_STATUS_CHANGED
+    ]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "reason_code"),
+    [
+        (EventType.EDIT_COMPLETED, "COMPLETE", None),
+        (EventType.EDIT_REJECTED, "REJECTED", "unsupported_format"),
+        (EventType.EDIT_FAILED, "FAILED", "step_failed"),
+    ],
+)
+def test_an_edit_is_announced_running_then_final_in_versions_of_its_own(
+    outcome: EventType, status: str, reason_code: str | None
+) -> None:
+    images, publisher = InMemoryImageLog(), RecordingPublisher()
+    _completed_image(images, publisher)
+    image_versions = _announced(publisher)
+    # Given an edit of the complete image, and its outcome 1.5 s later
+    requested = _edit_requested([{"filter": "sepia"}])
+    _record(images, publisher, _bus_event(requested))
+    _record(images, publisher, _outcome(requested, outcome, EDITED_AT + timedelta(milliseconds=1500)))
+    # Then the edit is RUNNING (version 1), then final (version 2), apart from the image's versions
+    assert _edit_announced(publisher) == [(1, "RUNNING", None, False), (2, status, "RUNNING", True)]
+    final = publisher.published[-1]
+    edit = requested.data["editId"]
+    assert (final.data["editId"], final.data["reasonCode"], final.data["latencyMs"]) == (edit, reason_code, 1500)
+    assert final.event_id == f"edit-status:{edit}:2"
+    assert final.data["requestedAt"] == EDITED_AT.isoformat()
+    for announced in publisher.published:
+        contracts.validate(announced.type.value, announced.detail())
+    # and the image's own status never moved (an edit is not the image)
+    assert [(v, s, p) for v, s, p in image_versions] == [
+        (e.data["version"], e.data["status"], e.data["previous"])
+        for e in publisher.published
+        if e.type is EventType.IMAGE_STATUS_CHANGED
+    ]
+
+
+def test_an_edit_that_stalls_is_announced_stalled_not_final_and_a_late_answer_completes_it() -> None:
+    images, publisher = InMemoryImageLog(), RecordingPublisher()
+    _completed_image(images, publisher)
+    requested = _edit_requested([{"filter": "blur"}])
+    _record(images, publisher, _bus_event(requested))
+    # Given the sweeper finds the edit unanswered, just past its deadline (not a moment before)
+    sweeps = RecordingPublisher()
+    deadline = EDITED_AT + TIMEOUT
+    early = sweep_overdue(images, sweeps, now=deadline - timedelta(milliseconds=1), stall_timeout=TIMEOUT, producer="x")
+    assert early.stalled == []
+    sweep_overdue(images, sweeps, now=deadline, stall_timeout=TIMEOUT, producer="StallSweeper")
+    (stall,) = sweeps.published
+    _record(images, publisher, _bus_event(stall))
+    # When its answer arrives late, and again (at least once delivery)
+    late = _outcome(requested, EventType.EDIT_COMPLETED, deadline + timedelta(seconds=10))
+    _record(images, publisher, late, late)
+    # Then: RUNNING, STALLED (not final: an answer may still come), COMPLETE, each once
+    assert _edit_announced(publisher) == [
+        (1, "RUNNING", None, False),
+        (2, "STALLED", "RUNNING", False),
+        (3, "COMPLETE", "STALLED", True),
+    ]
+    assert publisher.published[-1].data["latencyMs"] == (TIMEOUT + timedelta(seconds=10)).total_seconds() * 1000
+
+
+def test_two_edits_of_one_image_count_their_versions_apart() -> None:
+    images, publisher = InMemoryImageLog(), RecordingPublisher()
+    _completed_image(images, publisher)
+    first, second = _edit_requested([{"filter": "sepia"}]), _edit_requested([{"filter": "blur"}])
+    _record(images, publisher, _bus_event(first), _bus_event(second))
+    _record(images, publisher, _outcome(second, EventType.EDIT_COMPLETED, EDITED_AT + timedelta(seconds=1)))
+    by_edit = [
+        (e.data["editId"], e.data["version"], e.data["status"]) for e in publisher.published if "editId" in e.data
+    ]
+    assert by_edit == [
+        (first.data["editId"], 1, "RUNNING"),
+        (second.data["editId"], 1, "RUNNING"),
+        (second.data["editId"], 2, "COMPLETE"),
+    ]
+
+
+def test_an_edit_status_stored_but_not_published_goes_out_when_the_event_is_retried() -> None:
+    images, publisher = InMemoryImageLog(), RecordingPublisher()
+    _completed_image(images, publisher)
+    failing = _FailingOnce()
+    requested = _bus_event(_edit_requested([{"filter": "sepia"}]))
+    with pytest.raises(ConnectionError):
+        _record(images, failing, requested)
+    _record(images, failing, requested)
+    assert _edit_announced(failing) == [(1, "RUNNING", None, False)]
+
+
+@pytest.mark.parametrize("receipt", sorted(catalogue.RECEIPTS))
+def test_a_receipt_is_recorded_and_traced_but_never_changes_or_announces_a_status(receipt: EventType) -> None:
+    images, publisher = InMemoryImageLog(), RecordingPublisher()
+    uploaded = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    # Given an image still processing (one answer missing), and an edit of it running
+    _record(images, publisher, _uploaded_at(uploaded), _response(catalogue.JOBS[0].response, uploaded))
+    processing = publisher.published[-1]
+    requested = _edit_requested([{"filter": "sepia"}], at=uploaded + timedelta(seconds=1))
+    _record(images, publisher, _bus_event(requested))
+    running = publisher.published[-1]
+    assert (processing.type, running.type) == (EventType.IMAGE_STATUS_CHANGED, EventType.EDIT_STATUS_CHANGED)
+    before = len(publisher.published)
+    # When the requester is told of a status (pushed, a webhook attempted): the image's, the edit's
+    for cause in (processing, running, requested):
+        told = samples.event(receipt, causation_id=cause.event_id, at=uploaded + timedelta(seconds=3))
+        result = record_event(told, images, TIMEOUT, publisher, now=uploaded + timedelta(seconds=4))
+        # Then it is recorded (the trace shows it), and nothing is announced, nothing moved
+        assert not result.duplicate
+        assert result.announced is None
+        assert result.edit_announced is None
+        assert result.state.status is ImageStatus.PROCESSING
+        assert told.event_id in [e.event_id for e in images.events(IMAGE)]
+    assert len(publisher.published) == before
+    assert receipt not in catalogue.PAIRINGS
+    assert all(receipt not in expected for expected in catalogue.PAIRINGS.values())

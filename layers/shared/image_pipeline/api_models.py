@@ -64,11 +64,16 @@ EditId = Annotated[str, _checked(is_edit_id), WithJsonSchema(_HEX_ID_SCHEMA)]
 class CreateImageRequest(_Json):
     """Body of ``POST /images``: the file's name (shown back, never a key), its type and, best
     given, its size in bytes: a file the upload would refuse is refused here, before anything is
-    created, and the presigned POST accepts no more than it."""
+    created, and the presigned POST accepts no more than it. Optionally, where to POST its final
+    status (webhooks, README "Results come back")."""
 
     filename: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_clean_filename)]
     content_type: Annotated[str, AfterValidator(_supported_content_type)]
     size: Annotated[int | None, Field(strict=True, ge=0)] = None
+    callback_url: Annotated[
+        str | None,
+        Field(max_length=2048, description="https URL of a public host: the final status is POSTed there, signed"),
+    ] = None
 
 
 def _whole_seconds(value: Any) -> int:
@@ -89,6 +94,16 @@ class PresignedPost(_Json):
     fields: dict[str, str]
 
 
+class WatchView(_Json):
+    """Where to hear the image's status changes as they happen (a WebSocket)."""
+
+    url: str = Field(description="wss:// URL with a token for this image only; open it before uploading")
+    expires_at: str = Field(description="Until when the URL may be opened (the connection then lasts)")
+
+
+_WATCH: Final = "Watch the image over a WebSocket; null when no push stack is deployed beside the app"
+
+
 class CreatedImage(_Json):
     """``201`` of ``POST /images``: where and how to upload, and where to follow the image."""
 
@@ -97,6 +112,7 @@ class CreatedImage(_Json):
     upload_expires_at: str
     max_bytes: int
     status_url: str = Field(description="Relative to the URL posted to (RFC 3986): the image's GET route")
+    watch: WatchView | None = Field(default=None, description=_WATCH)
 
 
 class ImageSummary(_Json):
@@ -195,6 +211,7 @@ class EditAccepted(_Json):
     image_id: str
     edit_id: str
     status_url: str = Field(description="Relative to the URL posted to (RFC 3986): the edit's GET route")
+    watch: WatchView | None = Field(default=None, description=_WATCH)
 
 
 class EditView(_Json):

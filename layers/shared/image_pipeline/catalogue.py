@@ -42,6 +42,10 @@ class EventType(StrEnum):
     REPROCESS_REQUESTED = "ReprocessRequested"
     # The tracker's verdict, published on every change: what every consumer applies, never re-derives.
     IMAGE_STATUS_CHANGED = "ImageStatusChanged"
+    EDIT_STATUS_CHANGED = "EditStatusChanged"  # the same for one edit (its own versions)
+    # Receipts: what the requester was told (the push stack, push/template.yaml).
+    STATUS_PUSHED = "StatusPushed"  # a status change went to the image's WebSocket watchers
+    WEBHOOK_ATTEMPTED = "WebhookAttempted"  # a final status was POSTed to the image's callbackUrl
 
 
 class ImageStatus(StrEnum):
@@ -63,6 +67,19 @@ FINAL: frozenset[ImageStatus] = frozenset(
 # Where a client stops waiting: final, or STALLED (an answer is overdue: a late one can still
 # complete the image, but no longer soon).
 SETTLED: frozenset[ImageStatus] = FINAL | {ImageStatus.STALLED}
+
+
+class EditStatus(StrEnum):
+    """What the tracker says of one edit of an image (``EditStatusChanged``)."""
+
+    RUNNING = "RUNNING"  # requested; no answer yet
+    COMPLETE = "COMPLETE"
+    REJECTED = "REJECTED"  # the engine refused the image (reason given); never retried
+    FAILED = "FAILED"  # a step failed (its cause given)
+    STALLED = "STALLED"  # no answer in time (the sweeper said so); a late answer still counts
+
+
+EDIT_FINAL: frozenset[EditStatus] = frozenset({EditStatus.COMPLETE, EditStatus.REJECTED, EditStatus.FAILED})
 
 
 @dataclass(frozen=True)
@@ -89,12 +106,19 @@ JOB_OUTCOMES: frozenset[EventType] = frozenset(
 )
 
 
+# Receipts are recorded under the image and shown in its trace, but they are never a request, a
+# response or a closing event: telling the requester never changes what it was told.
+RECEIPTS: frozenset[EventType] = frozenset({EventType.STATUS_PUSHED, EventType.WEBHOOK_ATTEMPTED})
+
+
 @dataclass(frozen=True)
 class Producer:
     """A name events are published under (``metadata.producer``) and the function that does it."""
 
     name: str
-    function: str  # template.yaml's logical id: its role may put exactly ``publishes`` on the app bus
+    # The function's logical id in its template (template.yaml, or push/template.yaml for the
+    # receipts): its role may put exactly ``publishes`` on the app bus.
+    function: str
     publishes: frozenset[EventType]
     # False: the producer only records its events in the image log, never on the bus, so its role
     # needs no events:PutEvents.
@@ -120,7 +144,6 @@ PRODUCERS: tuple[Producer, ...] = (
         "EditPublishFunction",
         frozenset({EventType.EDIT_COMPLETED, EventType.EDIT_REJECTED, EventType.EDIT_FAILED}),
     ),
-    Producer("TrackerFunction", "TrackerFunction", frozenset({EventType.IMAGE_STATUS_CHANGED})),
     # make reprocess: the ReprocessWorkflow's item function, in a stack of its own.
     Producer(
         "ReprocessWorkflow",
@@ -128,6 +151,17 @@ PRODUCERS: tuple[Producer, ...] = (
         frozenset({EventType.REPROCESS_REQUESTED}),
         template="reprocess/template.yaml",
     ),
+    Producer(
+        "TrackerFunction",
+        "TrackerFunction",
+        frozenset({EventType.IMAGE_STATUS_CHANGED, EventType.EDIT_STATUS_CHANGED}),
+    ),
+    # The push stack: the notifier pushes status changes to WebSocket watchers, the webhook sender
+    # POSTs final ones to callback URLs; each says so on the app bus.
+    Producer(
+        "NotifierFunction", "NotifierFunction", frozenset({EventType.STATUS_PUSHED}), template="push/template.yaml"
+    ),
+    Producer("WebhookSender", "WebhookSender", frozenset({EventType.WEBHOOK_ATTEMPTED}), template="push/template.yaml"),
 )
 
 # Each event type's contract version, as producers publish it today (``metadata.schemaVersion``

@@ -26,7 +26,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Any, Final, Literal, Self
 
@@ -45,7 +44,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from image_pipeline.catalogue import ImageStatus
+from image_pipeline.catalogue import EditStatus, ImageStatus
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.keys import OUTPUTS_PREFIX
 from image_pipeline.pairing import derive_state
@@ -359,14 +358,6 @@ def edit_events(events: Iterable[PipelineEvent], edit: str) -> list[PipelineEven
     stall the sweeper raised). ``pairing.derive_state`` of these is the edit's status."""
     request = request_event_id(edit)
     return [e for e in events if request in {e.event_id, e.causation_id}]
-
-
-class EditStatus(StrEnum):
-    RUNNING = "RUNNING"  # requested; no answer yet
-    COMPLETE = "COMPLETE"
-    REJECTED = "REJECTED"  # the engine refused the image (reason given); never retried
-    FAILED = "FAILED"  # a step failed (its cause given)
-    STALLED = "STALLED"  # no answer in time (the sweeper said so); a late answer still counts
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from image_pipeline.events import PipelineEvent
 from image_pipeline.imaging.specs import SPEC_VERSIONS
 from image_pipeline.keys import image_id_for_key, is_upload_key, new_image_id, upload_key
 from image_pipeline.moderation import WITHHELD_FLAGGED, moderated
+from image_pipeline.notify.callbacks import CallbackChecker
 from image_pipeline.pairing import ImageState, derive_state, next_deadline, trace
 from image_pipeline.ports import EditStarter, EventPublisher, ImageLog, ImageRecord, ObjectStore
 from image_pipeline.problems import FieldProblem, InvalidInput
@@ -90,6 +91,7 @@ def create_image(
     images: ImageLog,
     publisher: EventPublisher,
     limits: UploadLimits,
+    callbacks: CallbackChecker,
     stall_timeout: timedelta,
     now: datetime,
 ) -> CreatedImage:
@@ -97,9 +99,12 @@ def create_image(
 
     The image is open from now on: if nothing is uploaded before the POST expires (plus the stall
     timeout's grace), the sweeper ends it EXPIRED. The request is recorded (a GET right after
-    finds it) and put on the bus (the tracker announces the image PENDING; the hub sees it).
+    finds it) and put on the bus (the tracker announces the image PENDING; the hub sees it). A
+    ``callbackUrl`` the stack may not call back refuses the request (InvalidInput) before anything
+    is recorded.
     """
     max_bytes = _allowed_size(request.size, limits)
+    callback_url = callbacks.check(request.callback_url) if request.callback_url is not None else None
     image_id = new_image_id()
     key = upload_key(image_id, request.content_type)
     expires_at = now + timedelta(seconds=limits.expires_in)
@@ -118,6 +123,7 @@ def create_image(
         upload_key=key,
         created_at=now,
         origin="api",
+        callback_url=callback_url,
     )
     requested = PipelineEvent.new(
         EventType.UPLOAD_REQUESTED,

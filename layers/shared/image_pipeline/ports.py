@@ -114,14 +114,16 @@ class ImageRecord:
     upload_key: str
     created_at: datetime
     origin: str = "api"  # "api" (POST /images) or "s3" (any other client writing under uploads/)
+    callback_url: str | None = None  # where its final statuses are POSTed (webhooks), if anywhere
 
 
 @dataclass(frozen=True)
 class Announcement:
-    """The image's latest status change as the tracker stored it, and whether it is out on the bus
-    yet (stored first, then published: a retry publishes what a crash left unpublished)."""
+    """The latest status change of an image (or of one of its edits) as the tracker stored it, and
+    whether it is out on the bus yet (stored first, then published: a retry publishes what a
+    crash left unpublished)."""
 
-    event: PipelineEvent  # an ImageStatusChanged
+    event: PipelineEvent  # an ImageStatusChanged (an EditStatusChanged for an edit)
     published: bool
 
     @property
@@ -170,17 +172,19 @@ class ImageLog(ABC):
         """Ids of open images whose deadline is at or before ``now`` (every page, up to ``limit``)."""
 
     @abstractmethod
-    def announcement(self, image_id: str) -> Announcement | None:
-        """The image's latest stored status change (None: none yet)."""
+    def announcement(self, image_id: str, edit_id: str | None = None) -> Announcement | None:
+        """The image's latest stored status change, or its edit's (None: none yet)."""
 
     @abstractmethod
     def announce(self, change: PipelineEvent, *, replaces: int) -> bool:
-        """Store the image's next status change (unpublished) if the stored one still has version
-        ``replaces`` (0: there is none); False when another writer stored one first."""
+        """Store the next status change of the image, or of the edit an EditStatusChanged names
+        (``data.editId``), unpublished, if the stored one still has version ``replaces`` (0: there
+        is none); False when another writer stored one first. An image and each of its edits
+        count their versions apart."""
 
     @abstractmethod
-    def mark_published(self, image_id: str, version: int) -> None:
-        """Note that the status change of this version is out on the bus."""
+    def mark_published(self, image_id: str, version: int, edit_id: str | None = None) -> None:
+        """Note that the status change of this version (of the image, or of the edit) is out on the bus."""
 
     @abstractmethod
     def claim(self, image_id: str, claim_id: str) -> bool:

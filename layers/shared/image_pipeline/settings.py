@@ -99,6 +99,9 @@ class ApiSettings(_Tracking):
     edit_workflow_arn: str = Field(min_length=1)
     app_bus_name: str  # its requests go on the bus too: the tracker announces PENDING, the hub sees them
     event_source: str
+    watch_url_parameter: str = Field(min_length=1)  # where the push stack (if any) says its watch URL is
+    watch_secret_arn: str = Field(min_length=1)  # the key watch tokens are signed with
+    allow_loopback_callbacks: bool  # only ever true on the local engine (the template decides)
 
 
 class EditStepSettings(ImagingSettings):
@@ -126,3 +129,42 @@ class ReprocessSettings(_Tracking):
     @property
     def answer_timeout(self) -> timedelta:
         return timedelta(seconds=self.answer_timeout_seconds)
+
+
+class WatchSettings(Settings):
+    """WatchFunction: the watch WebSocket API's $connect (checks the token) and $disconnect."""
+
+    connections_table: str
+    watch_secret_arn: str = Field(min_length=1)
+
+
+class _Describing(Settings):
+    """The functions that tell a requester what ``GET /images/{id}`` answers, links included."""
+
+    images_table: str
+    images_bucket: str
+    stall_timeout_seconds: int = Field(gt=0)
+    download_url_ttl_seconds: int = Field(gt=0, le=604_800)
+    app_bus_name: str
+    event_source: str
+
+    @property
+    def stall_timeout(self) -> timedelta:
+        return timedelta(seconds=self.stall_timeout_seconds)
+
+
+class NotifierSettings(_Describing):
+    """NotifierFunction: pushes status changes to the image's WebSocket watchers."""
+
+    connections_table: str
+    watch_endpoint: str = Field(pattern=r"^wss://[^/]+\.execute-api\.[^/]+/[^/]+$")
+
+
+class WebhookSettings(_Describing):
+    """WebhookSender: POSTs final statuses to callback URLs, retrying through its queue."""
+
+    deliveries_table: str
+    webhook_queue_url: str = Field(min_length=1)
+    webhook_dlq_url: str = Field(min_length=1)
+    webhook_secret_arn: str = Field(min_length=1)
+    allow_loopback_callbacks: bool  # only ever true on the local engine (the template decides)

@@ -3,16 +3,20 @@
 It records each pipeline event against its image (once, and only an event that keeps its contract:
 a forged answer with a broken body is refused like any other), re-derives the image's status from
 all its events, and publishes every change as ``ImageStatusChanged`` with a version that only
-grows per image. Consumers apply these verdicts; none re-derives them. The sweeper half reports
-overdue images (responses that never came: STALLED; upload URLs nobody used: EXPIRED)."""
+grows per image; an edit's status changes likewise, as ``EditStatusChanged`` with versions of its
+own. Consumers apply these verdicts; none re-derives them. Receipts (what a requester was told)
+are recorded for the trace and change no status. The sweeper half reports overdue images
+(responses that never came: STALLED; upload URLs nobody used: EXPIRED)."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from image_pipeline import contracts
-from image_pipeline.catalogue import FINAL
+from image_pipeline.catalogue import EDIT_FINAL, FINAL
+from image_pipeline.edits import EditState, edit_state
 from image_pipeline.events import EventType, NotAPipelineEvent, PipelineEvent
 from image_pipeline.pairing import (
     STALL,
@@ -42,6 +46,7 @@ class Recorded:
     state: ImageState
     duplicate: bool
     announced: PipelineEvent | None = None  # the ImageStatusChanged this event led to, if any
+    edit_announced: PipelineEvent | None = None  # the EditStatusChanged, for an event of an edit
 
 
 def pipeline_event(event: dict[str, Any]) -> PipelineEvent:
@@ -77,7 +82,16 @@ def record_event(
     events = images.events(event.image_id)
     images.set_deadline(event.image_id, next_deadline(events, stall_timeout))
     announced = announce_status(event, images, publisher, stall_timeout=stall_timeout, now=now)
-    return Recorded(state=derive_state(events, stall_timeout), duplicate=not fresh, announced=announced)
+    edit = edit_of(event, events)
+    edit_announced = None
+    if edit is not None:
+        edit_announced = announce_edit_status(event, edit, images, publisher, stall_timeout=stall_timeout, now=now)
+    return Recorded(
+        state=derive_state(events, stall_timeout),
+        duplicate=not fresh,
+        announced=announced,
+        edit_announced=edit_announced,
+    )
 
 
 def _upload(state: ImageState) -> dict[str, Any] | None:
@@ -140,26 +154,107 @@ def status_change(
 def announce_status(
     cause: PipelineEvent, images: ImageLog, publisher: EventPublisher, *, stall_timeout: timedelta, now: datetime
 ) -> PipelineEvent | None:
-    """Publish the image's status if it changed: stored first (conditionally on the version it
-    replaces, so two answers racing for one image cannot both announce version n), then put on
-    the bus, then marked published. A stored change left unpublished by a crash goes out on the
-    next event of the image (its id is its version's, so a consumer sees it once)."""
-    for _ in range(MAX_ANNOUNCE_ATTEMPTS):
-        previous = images.announcement(cause.image_id)
+    """Publish the image's status if it changed (see :func:`_announce`)."""
+
+    def change_after(previous: Announcement | None) -> PipelineEvent | None:
         events = images.events(cause.image_id)
-        change = status_change(cause, events, derive_state(events, stall_timeout), previous, now)
+        return status_change(cause, events, derive_state(events, stall_timeout), previous, now)
+
+    return _announce(cause.image_id, None, change_after, images, publisher)
+
+
+def edit_of(event: PipelineEvent, events: list[PipelineEvent]) -> str | None:
+    """The edit an event is about: its request, or what answers it (an outcome, a stall); None
+    for anything else."""
+    request_id = event.event_id if event.type is EventType.EDIT_REQUESTED else event.causation_id
+    request = next((e for e in events if e.event_id == request_id and e.type is EventType.EDIT_REQUESTED), None)
+    return str(request.data["editId"]) if request is not None else None
+
+
+def edit_status_change(
+    cause: PipelineEvent, state: EditState, previous: Announcement | None, now: datetime
+) -> PipelineEvent | None:
+    """The EditStatusChanged that ``state`` calls for after ``previous``, or None when the edit's
+    status and reason are what was last announced."""
+    said = previous.event.data if previous else None
+    if said is not None and (said["status"], said["reasonCode"]) == (state.status.value, state.reason_code):
+        return None
+    edit = str(state.requested.data["editId"])
+    version = (previous.version if previous else 0) + 1
+    final = state.status in EDIT_FINAL
+    answered = state.answer.occurred_at if final and state.answer is not None else None
+    return PipelineEvent.new(
+        EventType.EDIT_STATUS_CHANGED,
+        image_id=cause.image_id,
+        producer=TRACKER_PRODUCER,
+        event_id=f"edit-status:{edit}:{version}",
+        causation_id=cause.event_id,
+        occurred_at=now,
+        data={
+            "editId": edit,
+            "status": state.status.value,
+            "previous": said["status"] if said else None,
+            "reasonCode": state.reason_code,
+            "reason": state.reason,
+            "version": version,
+            "final": final,
+            "requestedAt": state.requested.occurred_at.isoformat(),
+            "latencyMs": _millis_between(state.requested.occurred_at, answered) if answered else None,
+        },
+    )
+
+
+def _millis_between(start: datetime, end: datetime) -> int:
+    return max(0, round((end - start).total_seconds() * 1000))
+
+
+def announce_edit_status(
+    cause: PipelineEvent,
+    edit: str,
+    images: ImageLog,
+    publisher: EventPublisher,
+    *,
+    stall_timeout: timedelta,
+    now: datetime,
+) -> PipelineEvent | None:
+    """Publish the edit's status if it changed, as the image's is (see :func:`_announce`)."""
+
+    def change_after(previous: Announcement | None) -> PipelineEvent | None:
+        state = edit_state(images.events(cause.image_id), edit, stall_timeout)
+        return edit_status_change(cause, state, previous, now) if state is not None else None
+
+    return _announce(cause.image_id, edit, change_after, images, publisher)
+
+
+def _announce(
+    image_id: str,
+    edit: str | None,
+    change_after: Callable[[Announcement | None], PipelineEvent | None],
+    images: ImageLog,
+    publisher: EventPublisher,
+) -> PipelineEvent | None:
+    """Publish a status change of the image (or of one of its edits) if there is one: stored
+    first (conditionally on the version it replaces, so two answers racing for one image cannot
+    both announce version n), then put on the bus, then marked published. A stored change left
+    unpublished by a crash goes out on the next event of the image (its id is its version's, so a
+    consumer sees it once)."""
+    for _ in range(MAX_ANNOUNCE_ATTEMPTS):
+        previous = images.announcement(image_id, edit)
+        change = change_after(previous)
         if change is None:
             if previous is not None and not previous.published:
                 publisher.publish([previous.event])
-                images.mark_published(cause.image_id, previous.version)
+                images.mark_published(image_id, previous.version, edit)
                 return previous.event
             return None
         if images.announce(change, replaces=previous.version if previous else 0):
             publisher.publish([change])
-            images.mark_published(cause.image_id, int(change.data["version"]))
-            log.info("image %s is %s (v%s)", cause.image_id, change.data["status"], change.data["version"])
+            images.mark_published(image_id, int(change.data["version"]), edit)
+            subject = image_id if edit is None else f"{image_id} edit {edit}"
+            log.info("image %s is %s (v%s)", subject, change.data["status"], change.data["version"])
             return change
-    raise StatusRace(f"image {cause.image_id}: its status kept changing under {MAX_ANNOUNCE_ATTEMPTS} attempts")
+    subject = f"image {image_id}" + (f" edit {edit}" if edit else "")
+    raise StatusRace(f"{subject}: its status kept changing under {MAX_ANNOUNCE_ATTEMPTS} attempts")
 
 
 @dataclass(frozen=True)

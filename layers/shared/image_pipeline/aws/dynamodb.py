@@ -12,6 +12,7 @@ IMAGE#<imageId>    CLAIM#<verdictId>       a sweeper's verdict, counted once
 IMAGE#<imageId>    STATUS                  the tracker's latest ImageStatusChanged (``version``,
                                            ``event``, ``published``): the one status, changed
                                            only by a writer that read the version it replaces
+IMAGE#<imageId>    STATUS#EDIT#<editId>    the same for one edit (EditStatusChanged)
 =================  ======================  =============================================
 
 Every item but OPEN carries ``expiresAt`` (DynamoDB TTL) when a retention is configured.
@@ -53,6 +54,11 @@ _deserializer = TypeDeserializer()
 
 def _pk(image_id: str) -> str:
     return f"IMAGE#{image_id}"
+
+
+def _status_key(image_id: str, edit_id: str | None) -> "dict[str, AttributeValueTypeDef]":
+    """Where the image's announced status is kept, or one edit's."""
+    return _item({"pk": _pk(image_id), "sk": _STATUS_SK if edit_id is None else f"{_STATUS_SK}#EDIT#{edit_id}"})
 
 
 def _timestamp(moment: datetime) -> str:
@@ -133,6 +139,8 @@ class DynamoImageLog(ImageLog):
         }
         if record.content_type:
             values["contentType"] = record.content_type
+        if record.callback_url:
+            values["callbackUrl"] = record.callback_url
         return _item(values)
 
     def create_image(self, record: ImageRecord, first_event: PipelineEvent) -> None:
@@ -161,6 +169,7 @@ class DynamoImageLog(ImageLog):
             upload_key=item["uploadKey"],
             created_at=datetime.fromisoformat(item["createdAt"]),
             origin=item.get("origin", "api"),
+            callback_url=item.get("callbackUrl"),
         )
 
     def get_image(self, image_id: str) -> ImageRecord | None:
@@ -227,8 +236,8 @@ class DynamoImageLog(ImageLog):
         )
         return [str(item["imageId"]["S"]) for page in pages for item in page.get("Items", [])]
 
-    def announcement(self, image_id: str) -> Announcement | None:
-        key = _item({"pk": _pk(image_id), "sk": _STATUS_SK})
+    def announcement(self, image_id: str, edit_id: str | None = None) -> Announcement | None:
+        key = _status_key(image_id, edit_id)
         item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         if item is None:
             return None
@@ -236,17 +245,18 @@ class DynamoImageLog(ImageLog):
         return Announcement(event=event, published=bool(item["published"]["BOOL"]))
 
     def announce(self, change: PipelineEvent, *, replaces: int) -> bool:
-        item = _item(
-            {
-                "pk": _pk(change.image_id),
-                "sk": _STATUS_SK,
-                "version": int(change.data["version"]),
-                "eventType": change.type.value,
-                "detail": json.dumps(change.detail(), separators=(",", ":")),
-                "published": False,
-                **self._expiry(),
-            }
-        )
+        item = {
+            **_status_key(change.image_id, change.data.get("editId")),
+            **_item(
+                {
+                    "version": int(change.data["version"]),
+                    "eventType": change.type.value,
+                    "detail": json.dumps(change.detail(), separators=(",", ":")),
+                    "published": False,
+                    **self._expiry(),
+                }
+            ),
+        }
         condition = "attribute_not_exists(pk)" if replaces == 0 else "version = :replaces"
         values = {} if replaces == 0 else {"ExpressionAttributeValues": _item({":replaces": replaces})}
         try:
@@ -257,11 +267,11 @@ class DynamoImageLog(ImageLog):
             raise
         return True
 
-    def mark_published(self, image_id: str, version: int) -> None:
+    def mark_published(self, image_id: str, version: int, edit_id: str | None = None) -> None:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key=_item({"pk": _pk(image_id), "sk": _STATUS_SK}),
+                Key=_status_key(image_id, edit_id),
                 UpdateExpression="SET published = :yes",
                 ConditionExpression="version = :version",
                 ExpressionAttributeValues=_item({":yes": True, ":version": version}),

@@ -9,8 +9,8 @@ tests, the README table and the registry published on AWS.
 ``OWNERS`` names, for each event type, the producers (``metadata.producer``) allowed to publish it,
 as the catalogue (``image_pipeline.catalogue``) declares them. IAM conditions in template.yaml, the
 tracker's owner check and the hub's validation all follow it. The schemas' ``job`` and ``status``
-fields refer to ``#/definitions/job`` and ``#/definitions/status``, which :func:`schema` fills in
-with the catalogue's job names and image statuses.
+fields refer to ``#/definitions/job`` and ``#/definitions/status`` (``editStatus`` for an edit's),
+which :func:`schema` fills in with the catalogue's job names and statuses.
 
 An event names its schema version in ``metadata.schemaVersion``; events without one are version 1.
 """
@@ -71,6 +71,7 @@ def registered() -> list[SchemaId]:
 _CATALOGUE_DEFINITIONS = {
     "job": {"type": "string", "enum": list(catalogue.job_names())},
     "status": {"type": "string", "enum": [status.value for status in catalogue.ImageStatus]},
+    "editStatus": {"type": "string", "enum": [status.value for status in catalogue.EditStatus]},
 }
 
 

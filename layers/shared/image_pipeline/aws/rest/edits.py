@@ -42,6 +42,7 @@ def post_edit(image_id: ImagePath, request: EditRequest, deps: Deps) -> Response
         raise NotFound(f"no image {image_id}") from exc
     except NoProcessedSource as exc:
         raise Conflict(str(exc)) from exc
+    accepted = accepted.model_copy(update={"watch": deps.watch(image_id)})
     deps.log.info("edit requested", extra={"edit_id": accepted.edit_id})
     return Response(
         status_code=HTTPStatus.ACCEPTED,

@@ -44,11 +44,16 @@ def post_image(request: CreateImageRequest, deps: Deps) -> Response[CreatedImage
         images=deps.images,
         publisher=deps.publisher,
         limits=deps.limits,
+        callbacks=deps.push.callbacks,
         stall_timeout=deps.settings.stall_timeout,
         now=deps.now(),
     )
+    created = created.model_copy(update={"watch": deps.watch(created.image_id)})
     deps.log.set_correlation_id(created.image_id)
-    deps.log.info("upload started", extra={"content_type": request.content_type})
+    # whether a callback was given, never its URL (it may carry the receiver's token)
+    deps.log.info(
+        "upload started", extra={"content_type": request.content_type, "callback": bool(request.callback_url)}
+    )
     return Response(
         status_code=HTTPStatus.CREATED,
         content_type=content_types.APPLICATION_JSON,
