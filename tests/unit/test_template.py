@@ -73,3 +73,20 @@ def test_the_api_needs_a_key_and_is_throttled() -> None:
     assert api["Auth"]["ApiKeyRequired"] is True
     assert api["Auth"]["UsagePlan"]["Throttle"]["RateLimit"] > 0
     assert all(s["ThrottlingRateLimit"] > 0 for s in api["MethodSettings"])
+
+
+# Issue 16's budget: template.yaml is read, and copied, by whoever extends the pipeline.
+TEMPLATE_LINE_BUDGET = 1100
+
+
+def test_template_yaml_stays_within_its_line_budget() -> None:
+    # Given template.yaml as its reader opens it
+    lines = (template.ROOT / template.APP).read_text().splitlines()
+    # Then it stays within its budget: a block repeated per function or queue belongs in an
+    # Fn::ForEach loop, not in another copy
+    assert len(lines) <= TEMPLATE_LINE_BUDGET, (
+        f"template.yaml has {len(lines)} lines, over its budget of {TEMPLATE_LINE_BUDGET} (issue 16): people "
+        "read it to extend it, so it says each thing once. Put a block repeated per function or queue in an "
+        "Fn::ForEach loop (see FunctionsWatched, DeadLettersWatched, PublishOwnEvents) and short lists of "
+        "scalars in flow style; raise the budget only with a reason."
+    )
