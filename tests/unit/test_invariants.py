@@ -357,3 +357,34 @@ def test_every_function_may_publish_exactly_the_event_types_the_catalogue_gives_
             assert "events:detail-type" in condition, f"{function} may publish any event type"
             allowed |= set(_listed(condition["events:detail-type"]))
         assert allowed == owned, f"{function} may publish {sorted(allowed)}; the catalogue gives it {sorted(owned)}"
+
+
+def _images_bucket(deployed: Deployed) -> Any:
+    """The images bucket as the template names it: the app's own, or the one a stack beside the
+    app is given (the app's output ImagesBucketName); None where the template has no access to it."""
+    if deployed.path == APP:
+        return _arn("ImagesBucket")
+    name = deployed.values.get("ImagesBucketName")
+    return f"arn:aws:s3:::{name}" if name else None
+
+
+@deployments
+def test_no_role_may_list_the_images_bucket_beyond_the_uploads(deployed: Deployed) -> None:
+    # A listing of outputs/ would name every image's renditions and edits: whoever lists the bucket
+    # (a processor telling a vanished upload from a forbidden one, make reprocess) sees uploads/ only.
+    bucket = _images_bucket(deployed)
+    listers = 0
+    for role in deployed.of_type("AWS::IAM::Role"):
+        for statement in _role_statements(deployed, role):
+            if statement["Effect"] != "Allow" or not _covers(statement["Action"], "s3:ListBucket"):
+                continue
+            if not any(_same(resource, bucket) for resource in _listed(statement["Resource"])):
+                continue
+            listers += 1
+            condition = statement.get("Condition", {})
+            assert _conditions_hold(condition, {"s3:prefix": "uploads/3f9a"}), role
+            for elsewhere in ("outputs/3f9a", "", "uploads", "edits/"):
+                assert not _conditions_hold(condition, {"s3:prefix": elsewhere}), f"{role} may list {elsewhere!r}"
+            assert not _conditions_hold(condition, {}), f"{role} may list the bucket without a prefix"
+    if deployed.path in (APP, REPROCESS):  # the processors, and make reprocess, list uploads
+        assert listers, "the test found no role that lists the images bucket"
