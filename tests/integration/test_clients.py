@@ -17,6 +17,7 @@ from PIL import Image
 
 from tests.conftest import EVENTS, load_event
 from tests.integration.conftest import s3, settled, wait_for
+from tests.photos import photo
 from tests.template import ROOT
 from tools.client import PipelineClient
 from tools.engine import LocalEngine
@@ -27,11 +28,7 @@ SAM = ROOT / ".venv-sam" / "bin" / "sam"
 
 
 def _jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
-    image = Image.radial_gradient("L").resize(size).convert("RGB")
-    image.paste((seed * 40 % 255, 80, 160), (0, 0, size[0] // 4, size[1] // 4))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    return photo(size, mark=seed * 40)
 
 
 def _found(client: PipelineClient, key: str) -> dict[str, Any]:

@@ -5,22 +5,20 @@ source these functions have gets the function's own answer (processed, ignored w
 refused in one sentence, a batch item failure with its reason logged), never a traceback from the
 tool, and nothing is ever written to a bucket an event merely names."""
 
-import io
 import json
 import os
-import random
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from image_pipeline.catalogue import JOBS
 from image_pipeline.imaging import PREVIEWS, THUMBNAIL, WEB_RENDITIONS
 from tests.conftest import EVENTS
 from tests.integration.conftest import s3, wait_for
+from tests.photos import photo
 from tests.template import ROOT
 from tools.client import PipelineClient
 from tools.engine import LocalEngine
@@ -194,10 +192,16 @@ def test_the_bundled_events_name_an_upload_nobody_made_until_one_is_made_then_re
     # When a picture is uploaded to that key (as the README does, with the AWS CLI)
     put = s3().put_object(Bucket=bucket, Key=SAMPLE_KEY, Body=_unique_jpeg(), ContentType="image/jpeg")
     etag = put["ETag"].strip('"')
-    image = wait_for(
-        lambda: (i := client.get_image(SAMPLE_IMAGE))["status"] == "COMPLETE" and i["upload"]["etag"] == etag and i,
-        timeout=90,
-    )
+    seen: list[dict[str, Any]] = []
+
+    def completed() -> bool:
+        seen.append(client.get_image(SAMPLE_IMAGE))
+        return bool(seen[-1]["status"] == "COMPLETE" and (seen[-1]["upload"] or {}).get("etag") == etag)
+
+    try:
+        wait_for(completed, timeout=90)
+    except AssertionError:
+        pytest.fail(f"the upload never completed: {seen[-1]}")
     recorded = {e["type"]: e["eventId"] for e in client.get_trace(SAMPLE_IMAGE)["events"]}
     # Then every bundled event reaches its function as a redelivery of that upload
     for name, function in BUNDLED_EVENTS.items():
@@ -226,11 +230,7 @@ def test_the_bundled_events_name_an_upload_nobody_made_until_one_is_made_then_re
 
 def _unique_jpeg() -> bytes:
     """A photo no earlier upload had (its own ETag)."""
-    picture = Image.radial_gradient("L").resize((320, 240)).convert("RGB")
-    picture.paste(tuple(random.randrange(256) for _ in range(3)), (0, 0, 40, 40))  # noqa: S311
-    buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    return photo((320, 240))
 
 
 # The "Object Created" example of AWS's S3 EventBridge documentation (ev-events), key under uploads/.

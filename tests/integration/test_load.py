@@ -2,7 +2,6 @@
 once a second. Every API answer is a 2xx, and every image ends in a truthful state (no time
 limits asserted: speed lives in make bench / make load)."""
 
-import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,8 +9,8 @@ from http import HTTPStatus
 from typing import Any
 
 import pytest
-from PIL import Image
 
+from tests.photos import photo
 from tools.client import ApiError, PipelineClient
 
 IMAGES = 40
@@ -23,11 +22,7 @@ TRUTHFUL = frozenset({"COMPLETE", "STALLED"})
 
 
 def _photo(n: int) -> bytes:
-    image = Image.linear_gradient("L").resize((1200, 800)).convert("RGB")
-    image.paste((n * 6 % 256, 120, 200), (n * 20, 100, n * 20 + 200, 300))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    return photo((1200, 800), mark=n * 6)
 
 
 class Recorder(PipelineClient):

@@ -12,6 +12,7 @@ from PIL import Image, ImageOps
 from image_pipeline.catalogue import JOBS
 from tests.conftest import sample_images
 from tests.integration.conftest import s3, settled, upload_image, wait_for
+from tests.photos import photo
 from tests.unit.imaging import samples
 from tools.client import ApiError, PipelineClient, content_type_for
 from tools.stack import Stack
@@ -20,10 +21,7 @@ EXPECTED_RESPONSES = {job.response.value for job in JOBS}  # every job of the ca
 
 
 def _jpeg(size: tuple[int, int] = (640, 480), **save: Any) -> bytes:
-    image = Image.linear_gradient("L").resize(size).convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85, **save)
-    return buffer.getvalue()
+    return photo(size, **save)
 
 
 @pytest.mark.parametrize("path", sample_images(), ids=lambda p: p.name)

@@ -2,24 +2,18 @@
 upload, and the original it replaced is still in the bucket (a noncurrent version), readable by its
 version id, with its outputs in their own folder."""
 
-import io
-import random
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from tests.integration.conftest import s3, wait_for
+from tests.photos import photo
 from tools.client import PipelineClient
 from tools.stack import Stack
 
 
 def _photo(size: tuple[int, int]) -> bytes:
-    picture = Image.radial_gradient("L").resize(size).convert("RGB")
-    picture.paste(tuple(random.randrange(256) for _ in range(3)), (0, 0, 20, 20))  # noqa: S311
-    buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    return photo(size)
 
 
 @pytest.mark.engine
