@@ -217,7 +217,7 @@ query: $(DEV_READY) ## Run the archive's report queries (consumers/history/queri
 	@$(LOCAL_AWS) $(TOOL) tools.query
 
 local-env: $(DEV_READY) ## Print export lines for the local stack: eval "$(make -s local-env)"
-	@$(LOCAL_AWS) $(TOOL) tools.stack env
+	@$(LOCAL_AWS) $(TOOL) tools.env
 
 stats: $(DEV_READY) ## The day's aggregates (DATE=YYYY-MM-DD, default today), through the aggregates consumer's GraphQL API
 	@$(LOCAL_AWS) $(TOOL) tools.hub stats $(if $(DATE),--date $(DATE))

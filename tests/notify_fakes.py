@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from image_pipeline.aws.rest.deps import Push
-from image_pipeline.notify.callbacks import CallbackChecker, CallbackPolicy, Destination
+from image_pipeline.notify.callbacks import CallbackChecker, CallbackPolicy
 from image_pipeline.notify.ports import (
     MAX_QUEUE_DELAY_SECONDS,
     Address,
     Deliveries,
     DeliveryQueue,
+    Destination,
     HttpResult,
     NameNotResolved,
     Pusher,

@@ -1,6 +1,5 @@
 """A deployed stack of this template, as a client sees it: outputs, API URL and key, resources.
 
-    python -m tools.stack env     # export lines for the local deployment (make local-env)
     python -m tools.stack name    # the local stack's name (and, on stderr, where it came from)
 
 The local stack is the one named by STACK_NAME if set, else the one samconfig.toml's `local`
@@ -13,7 +12,6 @@ samconfig.toml.
 import argparse
 import os
 import platform
-import shlex
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -158,21 +156,11 @@ def local_stack(engine: LocalEngine | None = None, *, announce: bool = True) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["env", "name"])
-    args = parser.parse_args()
-    if args.command == "name":
-        resolved = StackName.resolve()
-        print(f"stack {resolved.name} (from {resolved.source})", file=sys.stderr)
-        print(resolved.name)
-        return
-    engine = LocalEngine()
-    stack = local_stack(engine)
-    from tools.hub import stats_api_env  # noqa: PLC0415 - tools.hub reads stacks with this module
-
-    for name, value in {**engine.client_env(), **stack.client_env(), **stats_api_env(engine)}.items():
-        print(f"export {name}={shlex.quote(value)}")
-    print(f"local API: {stack.api_url}", file=sys.stderr)
-    print(f"on AWS it would be: {stack.outputs['ApiUrl']}", file=sys.stderr)
+    parser.add_argument("command", choices=["name"])
+    parser.parse_args()
+    resolved = StackName.resolve()
+    print(f"stack {resolved.name} (from {resolved.source})", file=sys.stderr)
+    print(resolved.name)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,12 @@ from image_pipeline.aws.parameters import CACHE_SECONDS, SsmWatchEndpoint
 from image_pipeline.aws.secrets import SecretsManagerVersions
 from image_pipeline.aws.watchers import DynamoWatchers
 from image_pipeline.aws.websocket import ApiGatewayPusher
-from image_pipeline.notify.callbacks import CallbackPolicy, CallbackUrl, Destination, parse_callback_url
+from image_pipeline.notify.callbacks import CallbackPolicy, parse_callback_url
 from image_pipeline.notify.ports import (
+    CallbackUrl,
     Deliveries,
     DeliveryQueue,
+    Destination,
     HttpResult,
     NameNotResolved,
     Pusher,

@@ -9,8 +9,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 
-from image_pipeline.notify.callbacks import Destination
-from image_pipeline.notify.ports import Address, HttpResult, NameNotResolved, Resolver, WebhookTransport
+from image_pipeline.notify.ports import Address, Destination, HttpResult, NameNotResolved, Resolver, WebhookTransport
 
 MAX_RESPONSE_BYTES = 64 * 1024  # a receiver's answer is read (to free the connection) and dropped
 

@@ -30,14 +30,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from image_pipeline.notify.ports import Address, NameNotResolved, Resolver
+from image_pipeline.notify.ports import HTTPS_PORT, Address, CallbackUrl, Destination, NameNotResolved, Resolver
 from image_pipeline.problems import FieldProblem, InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 MAX_URL_LENGTH = 2048
-HTTPS_PORT = 443
 FIRST_UNPRIVILEGED_PORT = 1024
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
@@ -58,33 +57,6 @@ class CallbackRefused(ValueError):
 @dataclass(frozen=True)
 class CallbackPolicy:
     allow_loopback: bool = False  # the local engine only: http://127.0.0.1:<port> receivers
-
-
-@dataclass(frozen=True)
-class CallbackUrl:
-    """A callback URL that passed the syntax rules (its addresses are checked separately)."""
-
-    url: str
-    scheme: str
-    host: str  # lowercase, without brackets or a trailing dot
-    port: int
-    target: str  # the request target: path and query
-    literal: Address | None  # the host, when it is an IP literal
-
-    @property
-    def authority(self) -> str:
-        """The Host header: the host (bracketed if IPv6), and the port unless it is the default."""
-        host = f"[{self.host}]" if isinstance(self.literal, ipaddress.IPv6Address) else self.host
-        default = HTTPS_PORT if self.scheme == "https" else 80
-        return host if self.port == default else f"{host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where one attempt goes: the URL, and the checked address to connect to."""
-
-    callback: CallbackUrl
-    address: Address
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

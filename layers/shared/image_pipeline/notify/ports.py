@@ -6,14 +6,40 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from image_pipeline.notify.callbacks import Destination
+from typing import Any
 
 type Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+HTTPS_PORT = 443
 
 MAX_QUEUE_DELAY_SECONDS = 900  # SQS DelaySeconds' limit
+
+
+# The values the webhook transport is given (image_pipeline.notify.callbacks makes them).
+@dataclass(frozen=True)
+class CallbackUrl:
+    """A callback URL that passed the syntax rules (its addresses are checked separately)."""
+
+    url: str
+    scheme: str
+    host: str  # lowercase, without brackets or a trailing dot
+    port: int
+    target: str  # the request target: path and query
+    literal: Address | None  # the host, when it is an IP literal
+
+    @property
+    def authority(self) -> str:
+        """The Host header: the host (bracketed if IPv6), and the port unless it is the default."""
+        host = f"[{self.host}]" if isinstance(self.literal, ipaddress.IPv6Address) else self.host
+        default = HTTPS_PORT if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one attempt goes: the URL, and the checked address to connect to."""
+
+    callback: CallbackUrl
+    address: Address
 
 
 class NameNotResolved(LookupError):
@@ -38,9 +64,7 @@ class HttpResult:
 
 class WebhookTransport(ABC):
     @abstractmethod
-    def post(
-        self, destination: "Destination", headers: Mapping[str, str], body: bytes, *, timeout: float
-    ) -> HttpResult:
+    def post(self, destination: Destination, headers: Mapping[str, str], body: bytes, *, timeout: float) -> HttpResult:
         """POST ``body`` to the destination's URL, connecting to ``destination.address`` and to
         nothing else (TLS still checked against the host name); never follows a redirect. A
         network failure is a result (``status`` None), not an exception."""
