@@ -107,6 +107,7 @@ class InMemoryImageLog(ImageLog):
         self.images: dict[str, ImageRecord] = {}
         self.recorded: dict[str, dict[str, PipelineEvent]] = {}
         self.deadlines: dict[str, datetime] = {}
+        self.deadline_seen: dict[str, int] = {}  # how many events the last deadline was derived from
         self.claims: set[tuple[str, str]] = set()
         self.announcements: dict[tuple[str, str | None], Announcement] = {}  # (image, edit or None)
 
@@ -147,7 +148,10 @@ class InMemoryImageLog(ImageLog):
     def events(self, image_id: str) -> list[PipelineEvent]:
         return sorted(self.recorded.get(image_id, {}).values(), key=lambda e: (e.occurred_at, e.event_id))
 
-    def set_deadline(self, image_id: str, deadline: datetime | None) -> None:
+    def set_deadline(self, image_id: str, deadline: datetime | None, *, seen: int) -> None:
+        if self.deadline_seen.get(image_id, seen) > seen:
+            return  # a view of more events already set it
+        self.deadline_seen[image_id] = seen
         if deadline is None:
             self.deadlines.pop(image_id, None)
         else:

@@ -140,7 +140,7 @@ def test_the_intake_sweeper_and_api_events_keep_their_contracts() -> None:
     store.put(announced.bucket, announced.key, b"bytes", content_type="image/jpeg", metadata={})
     uploaded = Intake(store, images, publisher).register(announced.model_copy(update={"etag": None}))
     images.append(uploaded)
-    images.set_deadline(IMAGE, announced.uploaded_at)
+    images.set_deadline(IMAGE, announced.uploaded_at, seen=len(images.events(IMAGE)))
     requested = PipelineEvent.new(
         EventType.UPLOAD_REQUESTED,
         image_id="e" * 32,
@@ -154,7 +154,7 @@ def test_the_intake_sweeper_and_api_events_keep_their_contracts() -> None:
         },
     )
     images.append(requested)
-    images.set_deadline("e" * 32, announced.uploaded_at)
+    images.set_deadline("e" * 32, announced.uploaded_at, seen=1)
     swept = sweep_overdue(
         images,
         publisher,

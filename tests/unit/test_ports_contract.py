@@ -235,15 +235,35 @@ def test_log_records_each_event_once_and_returns_them_oldest_first(images: Image
 
 def test_log_lists_open_images_past_their_deadline(images: ImageLog) -> None:
     other = "f" * 32
-    images.set_deadline(IMAGE, T0 + timedelta(seconds=10))
-    images.set_deadline(other, T0 + timedelta(seconds=20))
+    images.set_deadline(IMAGE, T0 + timedelta(seconds=10), seen=1)
+    images.set_deadline(other, T0 + timedelta(seconds=20), seen=1)
     assert images.overdue(T0 + timedelta(seconds=5)) == []
     assert images.overdue(T0 + timedelta(seconds=10) - timedelta(milliseconds=1)) == []  # a moment before
     assert images.overdue(T0 + timedelta(seconds=10)) == [IMAGE]  # at its deadline
     assert sorted(images.overdue(T0 + timedelta(seconds=30))) == sorted([IMAGE, other])
-    images.set_deadline(IMAGE, None)
-    images.set_deadline("e" * 32, None)  # closing an image that was never open is fine
+    images.set_deadline(IMAGE, None, seen=2)
+    images.set_deadline("e" * 32, None, seen=1)  # closing an image that was never open is fine
     assert images.overdue(T0 + timedelta(seconds=30)) == [other]
+
+
+def test_a_deadline_read_from_fewer_events_never_replaces_one_read_from_more(images: ImageLog) -> None:
+    # Given two trackers recording the same image at once: the one that read 3 events wrote first
+    images.set_deadline(IMAGE, T0 + timedelta(seconds=20), seen=3)
+    # When the one that read only 2 (before the upload was recorded) writes its view: closed
+    images.set_deadline(IMAGE, None, seen=2)
+    # Then the image stays open until the fuller view's deadline
+    assert images.overdue(T0 + timedelta(seconds=20)) == [IMAGE]
+    images.set_deadline(IMAGE, T0 + timedelta(seconds=90), seen=2)
+    assert images.overdue(T0 + timedelta(seconds=20)) == [IMAGE]
+    # A view of as many events or more is the image's latest: it moves or closes the deadline
+    images.set_deadline(IMAGE, T0 + timedelta(seconds=40), seen=3)
+    assert images.overdue(T0 + timedelta(seconds=39)) == []
+    assert images.overdue(T0 + timedelta(seconds=40)) == [IMAGE]
+    images.set_deadline(IMAGE, None, seen=4)
+    assert images.overdue(T0 + timedelta(days=1)) == []
+    # and once closed by the fuller view, a stale one does not reopen it
+    images.set_deadline(IMAGE, T0 + timedelta(seconds=40), seen=3)
+    assert images.overdue(T0 + timedelta(days=1)) == []
 
 
 def test_log_stores_each_status_version_once_and_only_over_the_version_it_replaces(images: ImageLog) -> None:

@@ -116,7 +116,7 @@ def test_a_reprocess_nobody_answers_is_reported_stalled_like_an_edit_and_the_ima
     images, publisher = log_of(*complete_image(), asked), RecordingPublisher()
     deadline = next_deadline(images.events(IMAGE), STALL)
     assert deadline == asked.occurred_at + STALL
-    images.set_deadline(IMAGE, deadline)
+    images.set_deadline(IMAGE, deadline, seen=len(images.events(IMAGE)))
     # When the sweeper runs a moment before its deadline, then at it
     assert (
         sweep_overdue(images, publisher, now=deadline - timedelta(seconds=1), stall_timeout=STALL, producer="S").stalled

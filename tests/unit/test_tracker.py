@@ -194,7 +194,7 @@ def test_the_sweeper_reads_every_page_of_overdue_images(
                 data={"sequencer": "01"},
             )
         )
-        log.set_deadline(image, uploaded + timedelta(seconds=2))
+        log.set_deadline(image, uploaded + timedelta(seconds=2), seen=len(log.events(image)))
     sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
     published = RecordingPublisher()
     result = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, published))

@@ -138,7 +138,7 @@ def create_image(
         },
     )
     images.create_image(record, requested)
-    images.set_deadline(image_id, next_deadline([requested], stall_timeout))
+    images.set_deadline(image_id, next_deadline([requested], stall_timeout), seen=1)
     publisher.publish([requested])
     return CreatedImage(
         image_id=image_id,
@@ -384,7 +384,8 @@ def request_edit(
     )
     images.append(requested)  # False on a repeat: the first request stands
     publisher.publish([requested])  # again on a repeat: the bus's copy may be what failed last time
-    images.set_deadline(image_id, next_deadline(images.events(image_id), stall_timeout))
+    events = images.events(image_id)
+    images.set_deadline(image_id, next_deadline(events, stall_timeout), seen=len(events))
     starter.start(EditWorkflowInput.from_requested(requested))  # named by the edit id: at most once
     edit = str(requested.data["editId"])
     return EditAccepted(image_id=image_id, edit_id=edit, status_url=edit_link(edit))

@@ -164,8 +164,9 @@ class ImageLog(ABC):
         """Every event recorded for the image, oldest first."""
 
     @abstractmethod
-    def set_deadline(self, image_id: str, deadline: datetime | None) -> None:
-        """Mark the image open until ``deadline`` (None: no longer open)."""
+    def set_deadline(self, image_id: str, deadline: datetime | None, *, seen: int) -> None:
+        """Mark the image open until ``deadline`` (None: no longer open), as derived from a read of
+        ``seen`` events. A write from a read of fewer events than the last write's changes nothing."""
 
     @abstractmethod
     def overdue(self, now: datetime, limit: int = 1000) -> list[str]:

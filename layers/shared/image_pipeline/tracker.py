@@ -80,7 +80,7 @@ def record_event(
     """
     fresh = images.append(event)
     events = images.events(event.image_id)
-    images.set_deadline(event.image_id, next_deadline(events, stall_timeout))
+    images.set_deadline(event.image_id, next_deadline(events, stall_timeout), seen=len(events))
     announced = announce_status(event, images, publisher, stall_timeout=stall_timeout, now=now)
     edit = edit_of(event, events)
     edit_announced = None
@@ -319,7 +319,7 @@ def sweep_overdue(
             if overdue.deadline <= now and (verdict := _verdict(image_id, overdue, events, now, producer)) is not None
         ]
         if not found:
-            images.set_deadline(image_id, next_deadline(events, stall_timeout))  # a stale index entry: repair it
+            images.set_deadline(image_id, next_deadline(events, stall_timeout), seen=len(events))  # a stale entry
             continue
         verdicts += found
         for verdict in found:

@@ -213,17 +213,27 @@ class DynamoImageLog(ImageLog):
         ]
         return sorted(events, key=lambda e: (e.occurred_at, e.event_id))
 
-    def set_deadline(self, image_id: str, deadline: datetime | None) -> None:
-        key = _item({"pk": _pk(image_id), "sk": _OPEN_SK})
+    def set_deadline(self, image_id: str, deadline: datetime | None, *, seen: int) -> None:
+        # Two trackers recording the same image at once each write the deadline of what they read:
+        # the view of more events wins (the log only grows), so a stale one never closes an open image.
+        values: dict[str, Any] = {":seen": seen, ":id": image_id, **{f":{k}": v for k, v in self._expiry().items()}}
+        expiry = ", expiresAt = :expiresAt" if ":expiresAt" in values else ""
         if deadline is None:
-            self._db.delete_item(TableName=self._table, Key=key)
-            return
-        self._db.update_item(
-            TableName=self._table,
-            Key=key,
-            UpdateExpression="SET imageId = :id, openShard = :open, deadline = :deadline",
-            ExpressionAttributeValues=_item({":id": image_id, ":open": _OPEN_SHARD, ":deadline": _timestamp(deadline)}),
-        )
+            update = f"SET seen = :seen, imageId = :id{expiry} REMOVE openShard, deadline"
+        else:
+            update = f"SET seen = :seen, imageId = :id, openShard = :open, deadline = :deadline{expiry}"
+            values |= {":open": _OPEN_SHARD, ":deadline": _timestamp(deadline)}
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_item({"pk": _pk(image_id), "sk": _OPEN_SK}),
+                UpdateExpression=update,
+                ConditionExpression="attribute_not_exists(seen) OR seen <= :seen",
+                ExpressionAttributeValues=_item(values),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # (failed: a view of more events already set the deadline)
 
     def overdue(self, now: datetime, limit: int = 1000) -> list[str]:
         paginator = self._db.get_paginator("query")
