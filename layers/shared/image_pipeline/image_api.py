@@ -384,8 +384,8 @@ def request_edit(
     )
     images.append(requested)  # False on a repeat: the first request stands
     publisher.publish([requested])  # again on a repeat: the bus's copy may be what failed last time
-    events = images.events(image_id)
-    images.set_deadline(image_id, next_deadline(events, stall_timeout), seen=len(events))
+    recorded = images.events(image_id)  # with the request: the edit is awaited now
+    images.set_deadline(image_id, next_deadline(recorded, stall_timeout), seen=len(recorded))
     starter.start(EditWorkflowInput.from_requested(requested))  # named by the edit id: at most once
     edit = str(requested.data["editId"])
     return EditAccepted(image_id=image_id, edit_id=edit, status_url=edit_link(edit))
