@@ -157,8 +157,13 @@ class InMemoryImageLog(ImageLog):
         else:
             self.deadlines[image_id] = deadline
 
+    def look_by(self, image_id: str, deadline: datetime) -> None:
+        if self.deadlines.get(image_id, deadline) >= deadline:
+            self.deadlines[image_id] = deadline
+
     def overdue(self, now: datetime, limit: int = 1000) -> list[str]:
-        return sorted(i for i, d in self.deadlines.items() if d <= now)[:limit]
+        due = sorted((d, i) for i, d in self.deadlines.items() if d <= now)
+        return [i for _, i in due][:limit]
 
     def announcement(self, image_id: str, edit_id: str | None = None) -> Announcement | None:
         return self.announcements.get((image_id, edit_id))

@@ -22,6 +22,7 @@ from image_pipeline.settings import SweeperSettings
 from image_pipeline.tracker import sweep_overdue
 
 settings = SweeperSettings.from_env()
+RESERVE_MS = 10_000  # of its 60 s: enough to publish the last batch and claim it
 logger = function_logger()
 metrics = Metrics()
 
@@ -43,11 +44,20 @@ def lambda_handler(
         return unsupported.result()
     images, publisher = adapters or aws_adapters()
     swept = sweep_overdue(
-        images, publisher, now=datetime.now(UTC), stall_timeout=settings.stall_timeout, producer="StallSweeper"
+        images,
+        publisher,
+        now=datetime.now(UTC),
+        stall_timeout=settings.stall_timeout,
+        producer="StallSweeper",
+        # stop while there is time to publish what was found (a slow store can make one image take seconds)
+        out_of_time=lambda: context.get_remaining_time_in_millis() < RESERVE_MS,
     )
+    if swept.postponed:
+        logger.warning("%d overdue images left for the next sweep", swept.postponed)
     metrics.add_metric(name="StalledImages", unit=MetricUnit.Count, value=len(swept.stalled))
     metrics.add_metric(name="ExpiredUploads", unit=MetricUnit.Count, value=len(swept.expired))
     return {
         "stalled": [{"imageId": s.image_id, "missing": s.data["missing"]} for s in swept.stalled],
         "expired": [e.image_id for e in swept.expired],
+        "postponed": swept.postponed,
     }

@@ -81,7 +81,7 @@ def test_forty_concurrent_uploads_with_clients_polling_every_second_get_no_5xx(c
     # The pipeline's: every image ends in a truthful state
     statuses = sorted(i["status"] for i in finals)
     untruthful = [
-        {k: i.get(k) for k in ("imageId", "status", "reason", "missing", "jobs")}
+        {k: i.get(k) for k in ("imageId", "status", "reason", "missing", "deadline", "jobs")}
         for i in finals
         if i["status"] not in TRUTHFUL
     ]

@@ -240,7 +240,7 @@ def test_log_lists_open_images_past_their_deadline(images: ImageLog) -> None:
     assert images.overdue(T0 + timedelta(seconds=5)) == []
     assert images.overdue(T0 + timedelta(seconds=10) - timedelta(milliseconds=1)) == []  # a moment before
     assert images.overdue(T0 + timedelta(seconds=10)) == [IMAGE]  # at its deadline
-    assert sorted(images.overdue(T0 + timedelta(seconds=30))) == sorted([IMAGE, other])
+    assert images.overdue(T0 + timedelta(seconds=30)) == [IMAGE, other]  # the longest overdue first
     images.set_deadline(IMAGE, None, seen=2)
     images.set_deadline("e" * 32, None, seen=1)  # closing an image that was never open is fine
     assert images.overdue(T0 + timedelta(seconds=30)) == [other]
@@ -264,6 +264,28 @@ def test_a_deadline_read_from_fewer_events_never_replaces_one_read_from_more(ima
     # and once closed by the fuller view, a stale one does not reopen it
     images.set_deadline(IMAGE, T0 + timedelta(seconds=40), seen=3)
     assert images.overdue(T0 + timedelta(days=1)) == []
+
+
+def test_a_look_is_brought_forward_never_postponed(images: ImageLog) -> None:
+    # An image with no deadline yet: a look opens it until then
+    images.look_by(IMAGE, T0 + timedelta(seconds=20))
+    assert images.overdue(T0 + timedelta(seconds=20) - timedelta(milliseconds=1)) == []
+    assert images.overdue(T0 + timedelta(seconds=20)) == [IMAGE]
+    # A later look changes nothing; an earlier one brings the deadline forward
+    images.look_by(IMAGE, T0 + timedelta(seconds=60))
+    assert images.overdue(T0 + timedelta(seconds=20)) == [IMAGE]
+    images.look_by(IMAGE, T0 + timedelta(seconds=10))
+    assert images.overdue(T0 + timedelta(seconds=10)) == [IMAGE]
+    # It is a nomination, not a view: a view of any number of events still sets or closes it
+    images.set_deadline(IMAGE, T0 + timedelta(seconds=30), seen=5)
+    assert images.overdue(T0 + timedelta(seconds=29)) == []
+    images.look_by(IMAGE, T0 + timedelta(seconds=15))
+    assert images.overdue(T0 + timedelta(seconds=15)) == [IMAGE]
+    images.set_deadline(IMAGE, None, seen=5)
+    assert images.overdue(T0 + timedelta(days=1)) == []
+    # and a closed image is opened again by a look (a new request's wait)
+    images.look_by(IMAGE, T0 + timedelta(seconds=50))
+    assert images.overdue(T0 + timedelta(seconds=50)) == [IMAGE]
 
 
 def test_log_stores_each_status_version_once_and_only_over_the_version_it_replaces(images: ImageLog) -> None:

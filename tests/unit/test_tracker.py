@@ -127,7 +127,7 @@ def test_a_missing_response_ends_stalled_by_status_event_and_metric(
     capsys.readouterr()
     result = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, published))
     # Then it publishes ImageProcessingStalled naming what is missing...
-    assert result == {"stalled": [{"imageId": IMAGE, "missing": ["ImageAnalyzed"]}], "expired": []}
+    assert result == {"stalled": [{"imageId": IMAGE, "missing": ["ImageAnalyzed"]}], "expired": [], "postponed": 0}
     (stall,) = published.published
     assert stall.type is EventType.IMAGE_PROCESSING_STALLED
     assert stall.data["missing"] == ["ImageAnalyzed"]
@@ -141,6 +141,7 @@ def test_a_missing_response_ends_stalled_by_status_event_and_metric(
     assert sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, again)) == {
         "stalled": [],
         "expired": [],
+        "postponed": 0,
     }
     # and the answer arriving late still completes the image
     assert tracker(_response(EventType.IMAGE_ANALYZED, datetime.now(UTC)))["status"] == "COMPLETE"
@@ -158,7 +159,7 @@ def test_the_sweeper_ignores_images_that_completed_in_time(
     result = sweeper.lambda_handler(
         load_event("schedule.json"), lambda_context, adapters=(DynamoImageLog(aws.ImagesTable), published)
     )
-    assert result == {"stalled": [], "expired": []}
+    assert result == {"stalled": [], "expired": [], "postponed": 0}
     assert published.published == []
 
 
@@ -199,6 +200,95 @@ def test_the_sweeper_reads_every_page_of_overdue_images(
     published = RecordingPublisher()
     result = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, published))
     assert sorted(s["imageId"] for s in result["stalled"]) == images
+
+
+def test_a_sweep_cut_short_keeps_what_it_published_and_the_next_goes_on_from_the_oldest(
+    aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambda_context: object
+) -> None:
+    # Given 25 overdue uploads, each a second older than the next, and a sweep that runs out of
+    # time after looking at 12 of them (the store is slow: a burst on the engine, a throttled table)
+    log = DynamoImageLog(aws.ImagesTable)
+    now = datetime.now(UTC)
+    images = [f"{n:032x}" for n in range(25)]
+    for age, image in enumerate(reversed(images)):
+        uploaded = now - timedelta(seconds=30 + age)
+        log.append(
+            PipelineEvent.new(
+                EventType.IMAGE_UPLOADED,
+                image_id=image,
+                producer="IntakeFunction",
+                event_id=f"{image}@01",
+                occurred_at=uploaded,
+                data={"sequencer": "01"},
+            )
+        )
+        log.set_deadline(image, uploaded + timedelta(seconds=2), seen=1)
+    # When a sweep is killed while looking at the 13th (Lambda's timeout: nothing after it runs)
+    killed = RecordingPublisher()
+    reads = iter(range(100))
+
+    class Slow(DynamoImageLog):
+        def events(self, image_id: str) -> list[PipelineEvent]:
+            if next(reads) == 12:
+                raise TimeoutError("Task timed out after 60.00 seconds")
+            return super().events(image_id)
+
+    with pytest.raises(TimeoutError):
+        sweep_overdue(Slow(aws.ImagesTable), killed, now=now, stall_timeout=timedelta(seconds=2), producer="S")
+    # Then the verdicts of its first full batch are out, the oldest first
+    assert [e.image_id for e in killed.published] == images[:10]
+    # A sweep told it is out of time after 12 looks stops there and publishes what it found
+    published = RecordingPublisher()
+    looks = iter(range(100))
+    swept = sweep_overdue(
+        log,
+        published,
+        now=now,
+        stall_timeout=timedelta(seconds=2),
+        producer="StallSweeper",
+        out_of_time=lambda: next(looks) >= 12,
+    )
+    assert [e.image_id for e in published.published] == images[:12]
+    assert swept.postponed == 13
+    # The handler stops like that when the Lambda's remaining time runs short
+    sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
+    hurried = SimpleNamespace(**vars(lambda_context), get_remaining_time_in_millis=lambda: sweeper.RESERVE_MS - 1)
+    nothing = RecordingPublisher()
+    result = sweeper.lambda_handler(load_event("schedule.json"), hurried, adapters=(log, nothing))
+    assert (result["postponed"], nothing.published) == (25, [])
+    # and a sweep with time reports the rest: the first ten again (no tracker recorded them yet)
+    rest = RecordingPublisher()
+    result = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, rest))
+    assert [e.image_id for e in rest.published] == images
+    assert sorted(s["imageId"] for s in result["stalled"]) == images[12:]  # each counted once
+    assert result["postponed"] == 0
+
+
+def test_a_tracker_that_dies_reading_the_log_leaves_the_upload_looked_at_by_its_deadline() -> None:
+    # Given an image created long before its upload (its upload URL is valid for an hour)...
+    class Dying(InMemoryImageLog):
+        dying = True
+
+        def events(self, image_id: str) -> list[PipelineEvent]:
+            if self.dying:  # the slow part of every tracker, where an overloaded one times out
+                raise TimeoutError("Task timed out after 10.00 seconds")
+            return super().events(image_id)
+
+    timeout = timedelta(seconds=30)
+    uploaded = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    images = Dying()
+    images.set_deadline(IMAGE, uploaded + timedelta(hours=1), seen=1)
+    # ...whose upload, and every answer but one, reached trackers that died reading the log
+    for event in (_uploaded_at(uploaded), _response(EventType.THUMBNAIL_CREATED, uploaded + timedelta(seconds=1))):
+        with pytest.raises(TimeoutError):
+            record_event(PipelineEvent.from_eventbridge(event), images, timeout, RecordingPublisher(), now=uploaded)
+    images.dying = False
+    # When the sweeper runs at the upload's deadline, not the upload URL's
+    published = RecordingPublisher()
+    swept = sweep_overdue(images, published, now=uploaded + timeout, stall_timeout=timeout, producer="StallSweeper")
+    # Then the stall is reported, naming every answer that did not come
+    (stall,) = swept.stalled
+    assert set(stall.data["missing"]) == {j.response.value for j in catalogue.JOBS} - {"ThumbnailCreated"}
 
 
 def test_an_upload_url_nobody_used_ends_expired(

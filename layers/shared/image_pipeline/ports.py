@@ -169,8 +169,15 @@ class ImageLog(ABC):
         ``seen`` events. A write from a read of fewer events than the last write's changes nothing."""
 
     @abstractmethod
+    def look_by(self, image_id: str, deadline: datetime) -> None:
+        """Have the sweeper look at the image by ``deadline``: an earlier deadline is kept, a later
+        one (or none) is brought forward. Needs no read, so a tracker makes it before reading the
+        image's events: if it dies then, the wait it recorded is still looked at in time."""
+
+    @abstractmethod
     def overdue(self, now: datetime, limit: int = 1000) -> list[str]:
-        """Ids of open images whose deadline is at or before ``now`` (every page, up to ``limit``)."""
+        """Ids of open images whose deadline is at or before ``now``, the longest overdue first
+        (every page, up to ``limit``)."""
 
     @abstractmethod
     def announcement(self, image_id: str, edit_id: str | None = None) -> Announcement | None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from image_pipeline import contracts
-from image_pipeline.catalogue import EDIT_FINAL, FINAL
+from image_pipeline.catalogue import EDIT_FINAL, FINAL, PAIRINGS
 from image_pipeline.edits import EditState, edit_state
 from image_pipeline.events import EventType, NotAPipelineEvent, PipelineEvent
 from image_pipeline.pairing import (
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 TRACKER_PRODUCER = "TrackerFunction"
 MAX_ANNOUNCE_ATTEMPTS = 5  # concurrent answers for one image race for each version; few lose twice
+PUBLISH_BATCH = 10  # verdicts published at once (one PutEvents call): a sweep cut short keeps them
 
 
 class StatusRace(RuntimeError):
@@ -79,6 +80,10 @@ def record_event(
     event but died before updating the deadline or publishing the status change.
     """
     fresh = images.append(event)
+    if event.type in PAIRINGS:
+        # A request opens a wait. Reading the whole log is the slow part; if this invocation dies
+        # during it (and its retries too), the sweeper must still look at the wait in time.
+        images.look_by(event.image_id, event.occurred_at + stall_timeout)
     events = images.events(event.image_id)
     images.set_deadline(event.image_id, next_deadline(events, stall_timeout), seen=len(events))
     announced = announce_status(event, images, publisher, stall_timeout=stall_timeout, now=now)
@@ -261,6 +266,7 @@ def _announce(
 class Swept:
     stalled: list[PipelineEvent]
     expired: list[PipelineEvent]
+    postponed: int = 0  # overdue images left for the next sweep, for want of time
 
 
 def _verdict(
@@ -302,16 +308,32 @@ def sweep_overdue(
     now: datetime,
     stall_timeout: timedelta,
     producer: str,
+    out_of_time: Callable[[], bool] = lambda: False,
 ) -> Swept:
     """Publish ImageProcessingStalled / UploadExpired for every open image past its deadline.
 
     The deadline index only nominates candidates: each is re-derived from its events first, so
-    an image completed a moment ago is never reported. Overlapping sweeps may both publish a
-    verdict (its id is deterministic, so the tracker records it once); only the sweep that claims
-    it after publishing returns it, so metrics count each verdict once.
+    an image completed a moment ago is never reported. Verdicts go out a PutEvents call at a
+    time, the longest overdue first, and the sweep stops when ``out_of_time()`` says so: a sweep
+    cut short keeps what it published, and the next one starts where it matters most.
+    Overlapping sweeps may both publish a verdict (its id is deterministic, so the tracker
+    records it once); only the sweep that claims it after publishing returns it, so metrics
+    count each verdict once.
     """
+    claimed: list[PipelineEvent] = []
     verdicts: list[PipelineEvent] = []
-    for image_id in images.overdue(now):
+
+    def publish() -> None:
+        publisher.publish(verdicts)
+        claimed.extend(v for v in verdicts if images.claim(v.image_id, v.event_id))
+        verdicts.clear()
+
+    candidates = images.overdue(now)
+    looked = 0
+    for image_id in candidates:
+        if out_of_time():
+            break
+        looked += 1
         events = images.events(image_id)
         found = [
             verdict
@@ -321,13 +343,15 @@ def sweep_overdue(
         if not found:
             images.set_deadline(image_id, next_deadline(events, stall_timeout), seen=len(events))  # a stale entry
             continue
-        verdicts += found
         for verdict in found:
             log.warning("image %s: %s %s", image_id, verdict.type, verdict.data.get("missing") or "(no upload)")
+        verdicts += found
+        if len(verdicts) >= PUBLISH_BATCH:
+            publish()
     if verdicts:
-        publisher.publish(verdicts)
-    claimed = [v for v in verdicts if images.claim(v.image_id, v.event_id)]
+        publish()
     return Swept(
         stalled=[v for v in claimed if v.type is EventType.IMAGE_PROCESSING_STALLED],
         expired=[v for v in claimed if v.type is EventType.UPLOAD_EXPIRED],
+        postponed=len(candidates) - looked,
     )

@@ -235,6 +235,24 @@ class DynamoImageLog(ImageLog):
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise  # (failed: a view of more events already set the deadline)
 
+    def look_by(self, image_id: str, deadline: datetime) -> None:
+        expiry = self._expiry()
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_item({"pk": _pk(image_id), "sk": _OPEN_SK}),
+                UpdateExpression="SET imageId = :id, openShard = :open, deadline = :deadline"
+                + (", expiresAt = :expiresAt" if expiry else ""),
+                ConditionExpression="attribute_not_exists(deadline) OR deadline > :deadline",
+                ExpressionAttributeValues=_item(
+                    {":id": image_id, ":open": _OPEN_SHARD, ":deadline": _timestamp(deadline)}
+                    | {f":{k}": v for k, v in expiry.items()}
+                ),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # (failed: an earlier deadline is set)
+
     def overdue(self, now: datetime, limit: int = 1000) -> list[str]:
         paginator = self._db.get_paginator("query")
         pages = paginator.paginate(
