@@ -102,7 +102,7 @@ def _expected(function: str, event: str, invoked: Invoked, bucket: str) -> None:
         assert payload["recorded"] is False
         assert payload["reason"].startswith("not a pipeline event")
     elif function == "StallSweeperFunction" and event == "schedule":
-        assert set(payload) == {"stalled", "expired"}
+        assert set(payload) == {"stalled", "expired", "postponed"}
     elif function == "ApiFunction" and event == "api":
         assert payload["statusCode"] == 404
         assert json.loads(payload["body"])["message"] == "no route POST /path/to/resource"
