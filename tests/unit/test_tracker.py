@@ -178,6 +178,21 @@ def test_overlapping_sweeps_report_and_count_a_stall_once(
     assert len(one["stalled"]) + len(two["stalled"]) == 1
 
 
+def _overdue_upload(log: DynamoImageLog, image: str, uploaded: datetime) -> None:
+    """An upload nothing answered, recorded with its deadline (a 2 s stall timeout)."""
+    log.append(
+        PipelineEvent.new(
+            EventType.IMAGE_UPLOADED,
+            image_id=image,
+            producer="IntakeFunction",
+            event_id=f"{image}@01",
+            occurred_at=uploaded,
+            data={"sequencer": "01"},
+        )
+    )
+    log.set_deadline(image, uploaded + timedelta(seconds=2), seen=1)
+
+
 def test_the_sweeper_reads_every_page_of_overdue_images(
     aws: SimpleNamespace, load_handler: Callable[..., ModuleType], lambda_context: object
 ) -> None:
@@ -185,17 +200,7 @@ def test_the_sweeper_reads_every_page_of_overdue_images(
     uploaded = datetime.now(UTC) - timedelta(seconds=30)
     images = [f"{n:032x}" for n in range(130)]  # more than one 100-item page of the index
     for image in images:
-        log.append(
-            PipelineEvent.new(
-                EventType.IMAGE_UPLOADED,
-                image_id=image,
-                producer="IntakeFunction",
-                event_id=f"{image}@01",
-                occurred_at=uploaded,
-                data={"sequencer": "01"},
-            )
-        )
-        log.set_deadline(image, uploaded + timedelta(seconds=2), seen=len(log.events(image)))
+        _overdue_upload(log, image, uploaded)
     sweeper = load_handler("StallSweeperFunction", STALL_TIMEOUT_SECONDS="2")
     published = RecordingPublisher()
     result = sweeper.lambda_handler(load_event("schedule.json"), lambda_context, adapters=(log, published))
@@ -211,18 +216,7 @@ def test_a_sweep_cut_short_keeps_what_it_published_and_the_next_goes_on_from_the
     now = datetime.now(UTC)
     images = [f"{n:032x}" for n in range(25)]
     for age, image in enumerate(reversed(images)):
-        uploaded = now - timedelta(seconds=30 + age)
-        log.append(
-            PipelineEvent.new(
-                EventType.IMAGE_UPLOADED,
-                image_id=image,
-                producer="IntakeFunction",
-                event_id=f"{image}@01",
-                occurred_at=uploaded,
-                data={"sequencer": "01"},
-            )
-        )
-        log.set_deadline(image, uploaded + timedelta(seconds=2), seen=1)
+        _overdue_upload(log, image, now - timedelta(seconds=30 + age))
     # When a sweep is killed while looking at the 13th (Lambda's timeout: nothing after it runs)
     killed = RecordingPublisher()
     reads = iter(range(100))
