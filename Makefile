@@ -82,7 +82,7 @@ TOOL := $(TOOLS_PATH) $(PY) -m
 output = $$($(LOCAL_AWS) $(VENV)/bin/aws cloudformation describe-stacks --stack-name $(HUB_STACKS)-$(1) \
 	--query "Stacks[0].Outputs[?OutputKey=='$(2)'].OutputValue" --output text)
 
-.PHONY: venvs help run test test-unit test-integration test-e2e lint format bench load up down build-local \
+.PHONY: venvs constraints help run test test-unit test-integration test-e2e lint format bench load up down build-local \
 	build-app-local deploy-local deploy-reprocess deploy-push reprocess bench-reprocess query local-env stats \
 	engine-env invoke events openapi deploy pipeline-build pipeline-package pipeline-deploy clean
 
@@ -281,19 +281,32 @@ define make_venv
 		rm -rf $(1); echo "creating $(1) with $$py"; "$$py" -m venv $(1); \
 	fi
 	@$(1)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(1)/bin/python -m pip install --quiet --disable-pip-version-check $(2)
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r tools/requirements/$(2).txt -c tools/requirements/$(2).constraints.txt
 	@touch $(1)/.installed
 endef
 
-$(DEV_READY): tools/requirements/dev.txt layers/shared/requirements.txt layers/pillow/requirements.txt \
-		layers/recognition/requirements.txt
-	$(call make_venv,$(VENV),-r tools/requirements/dev.txt)
+# Each venv installs its requirements (what we use, pinned) under constraints (every package pip
+# resolved for them when the suite last passed: a new release of a dependency's dependency cannot
+# change a clean clone; botocore 1.44.18 moved Athena to a protocol the engine does not route).
+# After changing a requirement: make venvs constraints, then run the tests.
+$(DEV_READY): tools/requirements/dev.txt tools/requirements/dev.constraints.txt layers/shared/requirements.txt \
+		layers/pillow/requirements.txt layers/recognition/requirements.txt
+	$(call make_venv,$(VENV),dev)
 
-$(SAM_READY): tools/requirements/sam.txt
-	$(call make_venv,$(SAM_VENV),-r tools/requirements/sam.txt)
+$(SAM_READY): tools/requirements/sam.txt tools/requirements/sam.constraints.txt
+	$(call make_venv,$(SAM_VENV),sam)
 
-$(ENGINE_READY): tools/requirements/engine.txt
-	$(call make_venv,$(ENGINE_VENV),-r tools/requirements/engine.txt)
+$(ENGINE_READY): tools/requirements/engine.txt tools/requirements/engine.constraints.txt
+	$(call make_venv,$(ENGINE_VENV),engine)
 
-$(LINT_READY): tools/requirements/lint.txt
-	$(call make_venv,$(LINT_VENV),-r tools/requirements/lint.txt)
+$(LINT_READY): tools/requirements/lint.txt tools/requirements/lint.constraints.txt
+	$(call make_venv,$(LINT_VENV),lint)
+
+constraints: ## Record what each venv resolved as its constraints (after changing a requirement)
+	@for pair in dev:$(VENV) sam:$(SAM_VENV) engine:$(ENGINE_VENV) lint:$(LINT_VENV); do \
+		name=$${pair%%:*}; venv=$${pair#*:}; \
+		{ echo "# pip freeze of $$venv after make venvs; make constraints rewrites it"; \
+		  $$venv/bin/python -m pip freeze --disable-pip-version-check --exclude-editable; \
+		} > tools/requirements/$$name.constraints.txt; \
+	done
