@@ -22,6 +22,7 @@ from image_pipeline.notify.ports import (
     Resolver,
     SecretVersions,
     WatchEndpoint,
+    Watcher,
     Watchers,
     WebhookTransport,
 )
@@ -101,19 +102,19 @@ class StaticWatchEndpoint(WatchEndpoint):
 class InMemoryWatchers(Watchers):
     def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.clock = clock
-        self.connections: dict[str, tuple[str, datetime]] = {}  # connection -> (image, expires)
+        self.connections: dict[str, tuple[str, Watcher, datetime]] = {}  # connection -> (image, watcher, expires)
         self.pushed: dict[tuple[str, str], tuple[int, str]] = {}
 
-    def add(self, image_id: str, connection_id: str, *, expires_at: datetime) -> None:
-        self.connections[connection_id] = (image_id, expires_at)
+    def add(self, image_id: str, connection_id: str, *, admitted_at: datetime, expires_at: datetime) -> None:
+        self.connections[connection_id] = (image_id, Watcher(connection_id, admitted_at), expires_at)
 
     def remove(self, connection_id: str) -> str | None:
         found = self.connections.pop(connection_id, None)
         return found[0] if found else None
 
-    def watching(self, image_id: str) -> list[str]:
+    def watching(self, image_id: str) -> list[Watcher]:
         now = self.clock()
-        return sorted(c for c, (image, expires) in self.connections.items() if image == image_id and expires > now)
+        return sorted(w for image, w, expires in self.connections.values() if image == image_id and expires > now)
 
     def advance(self, image_id: str, stream: str, version: int, event_id: str) -> bool:
         last = self.pushed.get((image_id, stream))
@@ -123,13 +124,24 @@ class InMemoryWatchers(Watchers):
         return True
 
 
+def connection_ids(watchers: list[Watcher]) -> list[str]:
+    return [w.connection_id for w in watchers]
+
+
 class RecordingPusher(Pusher):
-    def __init__(self, gone: set[str] | None = None) -> None:
+    """``gone``: connections that answer 410 to every push; ``opening``: connections that answer
+    410 to their first N pushes (API Gateway, until the handshake has ended)."""
+
+    def __init__(self, gone: set[str] | None = None, opening: dict[str, int] | None = None) -> None:
         self.gone = set(gone or ())
+        self.opening = dict(opening or {})
         self.sent: list[tuple[str, bytes]] = []
+        self.refused: list[str] = []
 
     def push(self, connection_id: str, message: bytes) -> bool:
-        if connection_id in self.gone:
+        if connection_id in self.gone or self.opening.get(connection_id, 0) > 0:
+            self.opening[connection_id] = self.opening.get(connection_id, 0) - 1
+            self.refused.append(connection_id)
             return False
         self.sent.append((connection_id, message))
         return True

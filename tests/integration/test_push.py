@@ -243,23 +243,46 @@ def test_a_connection_without_a_valid_token_is_refused(client: PipelineClient, s
     _watch(url).close()  # and the URL as given is admitted
 
 
-def test_a_connection_that_is_gone_is_forgotten(client: PipelineClient, stack: Stack) -> None:
-    # Given an image the table says a connection watches that API Gateway no longer has (no $disconnect)
+def test_a_connection_that_is_gone_is_forgotten_and_one_still_opening_is_kept(
+    client: PipelineClient, stack: Stack
+) -> None:
+    # Given an image the table says two connections watch that API Gateway does not have (410):
+    # one admitted long ago (gone, with no $disconnect), one $connect admitted just now (its
+    # handshake, as far as the notifier can tell, is still going on)
     created = client.create_image("gone.jpg", "image/jpeg")
-    image_id, gone = str(created["imageId"]), uuid.uuid4().hex[:16]
+    image_id, gone, opening = str(created["imageId"]), uuid.uuid4().hex[:16], uuid.uuid4().hex[:16]
     table = push_stack(stack).physical_id("WatchConnectionsTable")
     dynamodb = boto3.client("dynamodb")
     expires = {"N": str(int((datetime.now(UTC) + timedelta(hours=1)).timestamp()))}
-    watching = {"pk": {"S": f"IMAGE#{image_id}"}, "sk": {"S": f"CONN#{gone}"}, "connectionId": {"S": gone}}
-    dynamodb.put_item(TableName=table, Item={**watching, "expiresAt": expires})
-    connection = {"pk": {"S": f"CONN#{gone}"}, "sk": {"S": "CONN"}}
-    dynamodb.put_item(TableName=table, Item={**connection, "imageId": {"S": image_id}, "expiresAt": expires})
+    for connection_id, admitted in ((gone, datetime.now(UTC) - timedelta(minutes=5)), (opening, datetime.now(UTC))):
+        watching = {"pk": {"S": f"IMAGE#{image_id}"}, "sk": {"S": f"CONN#{connection_id}"}}
+        dynamodb.put_item(
+            TableName=table,
+            Item={
+                **watching,
+                "connectionId": {"S": connection_id},
+                "admittedAt": {"S": admitted.isoformat()},
+                "expiresAt": expires,
+            },
+        )
+        connection = {"pk": {"S": f"CONN#{connection_id}"}, "sk": {"S": "CONN"}}
+        dynamodb.put_item(TableName=table, Item={**connection, "imageId": {"S": image_id}, "expiresAt": expires})
     # When the image is processed and its status changes are pushed (410 Gone from @connections)
     _upload(client, created, "gone.jpg")
-    # Then the connection is forgotten, and the push's record says one was gone
-    (pushed, *_) = wait_for(lambda: recorded(stack, image_id, "StatusPushed"), timeout=120)
-    assert pushed.data["gone"] == 1
-    assert "Item" not in dynamodb.get_item(TableName=table, Key=connection, ConsistentRead=True)
+    # Then the first push forgets the gone one, tries the opening one again, keeps it, and says so
+    first = wait_for(lambda: (p := recorded(stack, image_id, "StatusPushed")) and min(p, key=lambda e: e.occurred_at))
+    assert {k: first.data.get(k) for k in ("watchers", "delivered", "gone", "opening")} == {
+        "watchers": 2,
+        "delivered": 0,
+        "gone": 1,
+        "opening": 1,
+    }
+
+    def still_watching(connection_id: str) -> bool:
+        key = {"pk": {"S": f"CONN#{connection_id}"}, "sk": {"S": "CONN"}}
+        return "Item" in dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)
+
+    assert (still_watching(gone), still_watching(opening)) == (False, True)
 
 
 # ---------------------------------------------------------------- a request that waits

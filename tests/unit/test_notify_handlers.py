@@ -24,6 +24,7 @@ from tests.notify_fakes import (
     RecordingPusher,
     RecordingTransport,
     StaticSecret,
+    connection_ids,
 )
 from tests.notify_samples import IMAGE, as_eventbridge, processed_image, status_changed
 
@@ -50,7 +51,7 @@ def test_watch_admits_a_valid_token_refuses_others_and_forgets_on_disconnect(
     token = watch_token(IMAGE, WATCH_KEY.encode(), datetime.now(UTC) + timedelta(minutes=15))
     # a valid token: admitted, watching its image
     assert handler.lambda_handler(_websocket_event("$connect", token), lambda_context, adapters) == {"statusCode": 200}
-    assert watchers.watching(IMAGE) == ["c0nn="]
+    assert connection_ids(watchers.watching(IMAGE)) == ["c0nn="]
     # anything else: 403, and the handshake fails
     refused = handler.lambda_handler(_websocket_event("$connect", token[:-2] + "xx"), lambda_context, adapters)
     assert refused["statusCode"] == 403
@@ -59,7 +60,7 @@ def test_watch_admits_a_valid_token_refuses_others_and_forgets_on_disconnect(
     # $disconnect forgets it
     gone = handler.lambda_handler(_websocket_event("$disconnect"), lambda_context, adapters)
     assert gone == {"statusCode": 200, "imageId": IMAGE}
-    assert watchers.watching(IMAGE) == []
+    assert connection_ids(watchers.watching(IMAGE)) == []
 
 
 def test_watch_names_an_event_it_does_not_handle(load_handler: Load, lambda_context: object) -> None:
@@ -81,7 +82,7 @@ def test_the_notifier_pushes_a_change_to_the_watchers_and_records_it(
     images = InMemoryImageLog()
     processed_image(images)
     watchers = InMemoryWatchers()
-    watchers.add(IMAGE, "c0nn=", expires_at=datetime.now(UTC) + timedelta(hours=1))
+    watchers.add(IMAGE, "c0nn=", admitted_at=datetime.now(UTC), expires_at=datetime.now(UTC) + timedelta(hours=1))
     adapters = _notifier_adapters(handler, images, watchers)
     event = as_eventbridge(status_changed(2, "COMPLETE", final=True))
     summary = handler.lambda_handler(event, lambda_context, adapters)

@@ -34,6 +34,7 @@ from image_pipeline.notify.ports import (
     Resolver,
     SecretVersions,
     WatchEndpoint,
+    Watcher,
     Watchers,
     WebhookTransport,
 )
@@ -46,6 +47,7 @@ from tests.notify_fakes import (
     RecordingTransport,
     StaticSecret,
     StaticWatchEndpoint,
+    connection_ids,
 )
 
 IMAGE = "0123456789abcdef0123456789abcdef"
@@ -60,20 +62,22 @@ def watchers(request: pytest.FixtureRequest, aws: SimpleNamespace) -> Watchers:
 
 
 def test_watchers_are_found_by_image_until_they_disconnect(watchers: Watchers) -> None:
-    watchers.add(IMAGE, "conn-b", expires_at=NOW + timedelta(hours=2))
-    watchers.add(IMAGE, "conn-a", expires_at=NOW + timedelta(hours=2))
-    watchers.add(OTHER, "conn-c", expires_at=NOW + timedelta(hours=2))
-    assert watchers.watching(IMAGE) == ["conn-a", "conn-b"]
+    later = NOW + timedelta(milliseconds=1500)
+    watchers.add(IMAGE, "conn-b", admitted_at=later, expires_at=NOW + timedelta(hours=2))
+    watchers.add(IMAGE, "conn-a", admitted_at=NOW, expires_at=NOW + timedelta(hours=2))
+    watchers.add(OTHER, "conn-c", admitted_at=NOW, expires_at=NOW + timedelta(hours=2))
+    # each with the moment $connect admitted it (to the microsecond: a push races the handshake)
+    assert watchers.watching(IMAGE) == [Watcher("conn-a", NOW), Watcher("conn-b", later)]
     assert watchers.remove("conn-a") == IMAGE
-    assert watchers.watching(IMAGE) == ["conn-b"]
+    assert connection_ids(watchers.watching(IMAGE)) == ["conn-b"]
     assert watchers.remove("conn-a") is None  # a second $disconnect, or a 410 after it
-    assert watchers.watching(OTHER) == ["conn-c"]
+    assert connection_ids(watchers.watching(OTHER)) == ["conn-c"]
 
 
 def test_a_lapsed_connection_is_not_watching_even_before_ttl_deletes_it(watchers: Watchers) -> None:
-    watchers.add(IMAGE, "old", expires_at=NOW - timedelta(seconds=1))
-    watchers.add(IMAGE, "live", expires_at=datetime.now(UTC) + timedelta(minutes=5))
-    assert watchers.watching(IMAGE) == ["live"]
+    watchers.add(IMAGE, "old", admitted_at=NOW - timedelta(hours=2), expires_at=NOW - timedelta(seconds=1))
+    watchers.add(IMAGE, "live", admitted_at=NOW, expires_at=datetime.now(UTC) + timedelta(minutes=5))
+    assert connection_ids(watchers.watching(IMAGE)) == ["live"]
 
 
 def test_pushes_only_move_forward_per_stream(watchers: Watchers) -> None:

@@ -12,11 +12,18 @@ from image_pipeline import contracts
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.image_api import Downloads
 from image_pipeline.notify.changes import NotAStatusChange, StatusChange
-from image_pipeline.notify.push import MAX_MESSAGE_BYTES, message, push_change, pushed_event
+from image_pipeline.notify.push import (
+    MAX_MESSAGE_BYTES,
+    OPENING_RETRY_DELAYS,
+    OPENING_WINDOW,
+    message,
+    push_change,
+    pushed_event,
+)
 from image_pipeline.notify.results import Results
 from image_pipeline.pairing import derive_state, next_deadline, trace
 from tests.fakes import InMemoryImageLog, InMemoryObjectStore
-from tests.notify_fakes import InMemoryWatchers, RecordingPusher
+from tests.notify_fakes import InMemoryWatchers, RecordingPusher, connection_ids
 from tests.notify_samples import EDIT, IMAGE, T0, as_eventbridge, processed_image, status_changed
 
 TIMEOUT = timedelta(seconds=300)
@@ -35,17 +42,29 @@ def results(images: InMemoryImageLog) -> Results:
     return Results(images, Downloads(InMemoryObjectStore(), "images-bucket", 3600), TIMEOUT)
 
 
+LONG_OPEN = T0 - timedelta(minutes=5)  # admitted long before the changes: its handshake is over
+
+
 @pytest.fixture
 def watchers() -> InMemoryWatchers:
     registry = InMemoryWatchers(clock=lambda: T0)
-    registry.add(IMAGE, "conn-a", expires_at=T0 + timedelta(hours=2))
-    registry.add(IMAGE, "conn-b", expires_at=T0 + timedelta(hours=2))
+    registry.add(IMAGE, "conn-a", admitted_at=LONG_OPEN, expires_at=T0 + timedelta(hours=2))
+    registry.add(IMAGE, "conn-b", admitted_at=LONG_OPEN, expires_at=T0 + timedelta(hours=2))
     return registry
 
 
-def _push(change_event: Any, watchers: InMemoryWatchers, pusher: RecordingPusher, results: Results) -> Any:
+def _push(
+    change_event: Any,
+    watchers: InMemoryWatchers,
+    pusher: RecordingPusher,
+    results: Results,
+    slept: list[float] | None = None,
+) -> Any:
     change = StatusChange.from_eventbridge(as_eventbridge(change_event))
-    return push_change(change, watchers=watchers, pusher=pusher, describe=results.describe, clock=lambda: LATER)
+    naps = slept if slept is not None else []
+    return push_change(
+        change, watchers=watchers, pusher=pusher, describe=results.describe, clock=lambda: LATER, sleep=naps.append
+    )
 
 
 def _received(pusher: RecordingPusher, connection: str) -> list[dict[str, Any]]:
@@ -112,12 +131,81 @@ def test_an_edit_counts_its_versions_apart_from_the_image(watchers: InMemoryWatc
     )
 
 
-def test_a_gone_connection_is_forgotten_and_the_others_still_hear(watchers: InMemoryWatchers, results: Results) -> None:
-    pusher = RecordingPusher(gone={"conn-a"})
-    report = _push(status_changed(1, "PROCESSING"), watchers, pusher, results)
-    assert (report.delivered, report.gone) == (1, 1)
-    assert watchers.watching(IMAGE) == ["conn-b"]
+def test_a_gone_connection_is_forgotten_at_once_and_the_others_still_hear(
+    watchers: InMemoryWatchers, results: Results
+) -> None:
+    pusher, slept = RecordingPusher(gone={"conn-a"}), list[float]()
+    report = _push(status_changed(1, "PROCESSING"), watchers, pusher, results, slept)
+    assert (report.delivered, report.gone, report.opening) == (1, 1, 0)
+    assert connection_ids(watchers.watching(IMAGE)) == ["conn-b"]
     assert _received(pusher, "conn-b")
+    assert (pusher.refused, slept) == (["conn-a"], [])  # asked once, no waiting
+
+
+# ---------------------------------------------------------------- a push racing a new watcher's handshake
+def _new_watcher(watchers: InMemoryWatchers, admitted_at: Any) -> None:
+    watchers.add(IMAGE, "new", admitted_at=admitted_at, expires_at=T0 + timedelta(hours=2))
+
+
+def test_a_watcher_admitted_moments_ago_is_pushed_to_again_until_its_connection_opens(
+    watchers: InMemoryWatchers, results: Results
+) -> None:
+    # Given a watcher $connect admitted a second ago, whose connection API Gateway has not opened yet
+    _new_watcher(watchers, LATER - timedelta(seconds=1))
+    pusher, slept = RecordingPusher(opening={"new": 2}), list[float]()  # 410, 410, then open
+    # When a change is pushed
+    report = _push(status_changed(1, "PENDING"), watchers, pusher, results, slept)
+    # Then it is tried again, after a short wait each time, until it hears the change (once)
+    assert [v["version"] for v in _received(pusher, "new")] == [1]
+    assert slept == list(OPENING_RETRY_DELAYS[:2])
+    assert pusher.refused == ["new", "new"]
+    # and nobody else heard it twice
+    assert [len(pusher.to(c)) for c in ("conn-a", "conn-b")] == [1, 1]
+    assert (report.watchers, report.delivered, report.gone, report.opening) == (3, 3, 0, 0)
+    assert connection_ids(watchers.watching(IMAGE)) == ["conn-a", "conn-b", "new"]
+
+
+def test_a_watcher_still_opening_after_the_retries_is_kept_and_the_push_says_so(
+    watchers: InMemoryWatchers, results: Results
+) -> None:
+    _new_watcher(watchers, LATER - timedelta(seconds=1))
+    pusher, slept = RecordingPusher(opening={"new": 99}), list[float]()
+    report = _push(status_changed(1, "PENDING"), watchers, pusher, results, slept)
+    # tried once, then once after each wait (3.75 s in all, well inside the notifier's 10 s)
+    assert slept == list(OPENING_RETRY_DELAYS)
+    assert sum(OPENING_RETRY_DELAYS) < 5
+    assert pusher.refused == ["new"] * (1 + len(OPENING_RETRY_DELAYS))
+    # not forgotten: the next change tries it again ($disconnect or the TTL forget it if it never opens)
+    assert connection_ids(watchers.watching(IMAGE)) == ["conn-a", "conn-b", "new"]
+    assert (report.delivered, report.gone, report.opening) == (2, 0, 1)
+    pushed = pushed_event(report, producer="NotifierFunction")
+    assert pushed is not None
+    assert (pushed.data["watchers"], pushed.data["delivered"], pushed.data["gone"], pushed.data["opening"]) == (
+        3,
+        2,
+        0,
+        1,
+    )
+    assert str(contracts.validate(pushed.type.value, pushed.detail())) == "StatusPushed v1"
+
+
+@pytest.mark.parametrize(
+    ("admitted_at", "opening"),
+    [
+        (LATER - OPENING_WINDOW + timedelta(microseconds=1), True),  # the last moment it may still be opening
+        (LATER - OPENING_WINDOW, False),  # $connect's 29 s are over: a 410 means gone
+        (None, False),  # admitted before admission times were kept
+    ],
+)
+def test_a_410_means_gone_once_the_handshake_cannot_still_be_going_on(
+    watchers: InMemoryWatchers, results: Results, admitted_at: Any, opening: bool
+) -> None:
+    _new_watcher(watchers, admitted_at)
+    pusher, slept = RecordingPusher(gone={"new"}), list[float]()
+    report = _push(status_changed(1, "PENDING"), watchers, pusher, results, slept)
+    assert (report.gone, report.opening) == ((0, 1) if opening else (1, 0))
+    assert bool(slept) is opening
+    assert ("new" in connection_ids(watchers.watching(IMAGE))) is opening
 
 
 def test_nobody_watching_means_no_push_and_no_trace_entry(results: Results) -> None:
@@ -129,8 +217,8 @@ def test_nobody_watching_means_no_push_and_no_trace_entry(results: Results) -> N
 
 def test_a_lapsed_connection_is_not_pushed_to(results: Results) -> None:
     registry = InMemoryWatchers(clock=lambda: T0)
-    registry.add(IMAGE, "old", expires_at=T0)  # lapsed at this very moment
-    registry.add(IMAGE, "live", expires_at=T0 + timedelta(seconds=1))
+    registry.add(IMAGE, "old", admitted_at=LONG_OPEN, expires_at=T0)  # lapsed at this very moment
+    registry.add(IMAGE, "live", admitted_at=LONG_OPEN, expires_at=T0 + timedelta(seconds=1))
     pusher = RecordingPusher()
     _push(status_changed(1, "PROCESSING"), registry, pusher, results)
     assert [c for c, _ in pusher.sent] == ["live"]

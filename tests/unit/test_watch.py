@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from image_pipeline.event_shapes import UnsupportedEvent
+from image_pipeline.notify.ports import Watcher
 from image_pipeline.notify.watch import (
     CONNECTION_LIFETIME,
     TOKEN_TTL,
@@ -184,8 +185,8 @@ def test_a_connection_with_a_valid_token_watches_its_image_for_two_hours() -> No
     watchers = InMemoryWatchers(clock=lambda: NOW)
     request = WatchRequest.from_event(_connect_event(watch_token(IMAGE, KEY, NOW + TOKEN_TTL)))
     assert connect(request, keys=[KEY], watchers=watchers, now=NOW) == IMAGE
-    assert watchers.watching(IMAGE) == ["L0SM9cOFvHcCIhw="]
-    assert watchers.connections["L0SM9cOFvHcCIhw="] == (IMAGE, NOW + CONNECTION_LIFETIME)
+    assert watchers.watching(IMAGE) == [Watcher("L0SM9cOFvHcCIhw=", admitted_at=NOW)]
+    assert watchers.connections["L0SM9cOFvHcCIhw="][2] == NOW + CONNECTION_LIFETIME
     assert watchers.watching(OTHER) == []
 
 

@@ -3,7 +3,8 @@
 =====================  =====================  ===============================================
 pk                     sk                     what
 =====================  =====================  ===============================================
-IMAGE#<imageId>        CONN#<connectionId>    a WebSocket connection watching the image
+IMAGE#<imageId>        CONN#<connectionId>    a WebSocket connection watching the image, and
+                                              when $connect admitted it (admittedAt)
 CONN#<connectionId>    CONN                   which image the connection watches ($disconnect)
 IMAGE#<imageId>        PUSHED#<stream>        the newest version pushed of a stream (the image
                                               or one edit), and the event that carried it
@@ -21,7 +22,7 @@ import boto3
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from image_pipeline.notify.ports import Watchers
+from image_pipeline.notify.ports import Watcher, Watchers
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,12 +40,20 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+def _watcher(item: "dict[str, Any]") -> Watcher:
+    admitted = item.get("admittedAt")
+    return Watcher(
+        connection_id=str(item["connectionId"]["S"]),
+        admitted_at=datetime.fromisoformat(admitted["S"]) if admitted else None,
+    )
+
+
 class DynamoWatchers(Watchers):
     def __init__(self, table_name: str, client: "DynamoDBClient | None" = None) -> None:
         self._table = table_name
         self._db = client or boto3.client("dynamodb")
 
-    def add(self, image_id: str, connection_id: str, *, expires_at: datetime) -> None:
+    def add(self, image_id: str, connection_id: str, *, admitted_at: datetime, expires_at: datetime) -> None:
         expires = _epoch(expires_at)
         self._db.transact_write_items(
             TransactItems=[
@@ -56,6 +65,7 @@ class DynamoWatchers(Watchers):
                                 "pk": f"IMAGE#{image_id}",
                                 "sk": f"CONN#{connection_id}",
                                 "connectionId": connection_id,
+                                "admittedAt": admitted_at.astimezone(UTC).isoformat(),
                                 "expiresAt": expires,
                             }
                         ),
@@ -92,7 +102,7 @@ class DynamoWatchers(Watchers):
         )
         return image_id
 
-    def watching(self, image_id: str) -> list[str]:
+    def watching(self, image_id: str) -> list[Watcher]:
         paginator = self._db.get_paginator("query")
         pages = paginator.paginate(
             TableName=self._table,
@@ -103,7 +113,7 @@ class DynamoWatchers(Watchers):
             ),
             ConsistentRead=True,
         )
-        return sorted(str(item["connectionId"]["S"]) for page in pages for item in page.get("Items", []))
+        return sorted(_watcher(item) for page in pages for item in page.get("Items", []))
 
     def advance(self, image_id: str, stream: str, version: int, event_id: str) -> bool:
         try:

@@ -85,20 +85,30 @@ class WatchEndpoint(ABC):
         no push stack is deployed beside the app."""
 
 
+@dataclass(frozen=True, order=True)
+class Watcher:
+    """A WebSocket connection watching an image, and when ``$connect`` admitted it (None: not
+    recorded, as for a registration written before this was)."""
+
+    connection_id: str
+    admitted_at: datetime | None = None
+
+
 class Watchers(ABC):
     """The WebSocket connections watching each image, and how far each image's pushes got."""
 
     @abstractmethod
-    def add(self, image_id: str, connection_id: str, *, expires_at: datetime) -> None:
-        """Register a connection as a watcher of the image until ``expires_at`` (then it lapses)."""
+    def add(self, image_id: str, connection_id: str, *, admitted_at: datetime, expires_at: datetime) -> None:
+        """Register a connection, admitted at ``admitted_at``, as a watcher of the image until
+        ``expires_at`` (then it lapses)."""
 
     @abstractmethod
     def remove(self, connection_id: str) -> str | None:
         """Forget a connection; the image it watched, or None if it was not known."""
 
     @abstractmethod
-    def watching(self, image_id: str) -> list[str]:
-        """The connection ids watching the image now (strongly consistent), sorted."""
+    def watching(self, image_id: str) -> list[Watcher]:
+        """The connections watching the image now (strongly consistent), by connection id."""
 
     @abstractmethod
     def advance(self, image_id: str, stream: str, version: int, event_id: str) -> bool:

@@ -5,7 +5,11 @@ first (:meth:`Watchers.advance`), so a change that arrives after a newer one of 
 (EventBridge does not keep order) is not pushed at all, and watchers never see a status go back.
 Every message carries its ``version``, so a client can also drop anything older than what it
 has. The final status carries the result (``image`` or ``edit``: what ``GET`` answers, with the
-outputs' presigned links). A connection that is gone (410) is forgotten.
+outputs' presigned links). A connection that is gone (410) is forgotten, unless ``$connect``
+admitted it moments ago: API Gateway answers 410 until ``$connect`` has answered and the
+connection is open, so a push that races a new watcher's handshake is tried again for a few
+seconds, and the watcher is kept (the next change tries it again; ``$disconnect`` or the TTL
+forgets it if it never opens).
 
 Each push is then an event on the app bus, ``StatusPushed``, which the tracker records under the
 image (it never changes a status): the trace says who was told what, and when.
@@ -13,18 +17,25 @@ image (it never changes a status): the trace says who was told what, and when.
 
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from image_pipeline.events import EventType, PipelineEvent
 from image_pipeline.notify.changes import StatusChange
-from image_pipeline.notify.ports import Pusher, Watchers
+from image_pipeline.notify.ports import Pusher, Watcher, Watchers
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's limit for one WebSocket message
+# API Gateway waits at most 29 s for $connect's integration: a watcher admitted less than this
+# long ago may not be open yet, and its 410 means "not yet", not "gone".
+OPENING_WINDOW = timedelta(seconds=30)
+# Seconds between tries of a push to a watcher that is opening (3.75 s in all, of the 10 s the
+# notifier has); its handshake ends moments after $connect has answered.
+OPENING_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ class PushReport:
     watchers: int
     delivered: int = 0
     gone: int = 0
+    opening: int = 0  # admitted moments ago, still not open after the retries: kept, not pushed to
     skipped: str | None = None  # why nothing was pushed ("no watchers", "stale")
     latency_ms: int | None = None  # from the change to its last push
 
@@ -44,6 +56,7 @@ class PushReport:
             "watchers": self.watchers,
             "delivered": self.delivered,
             "gone": self.gone,
+            "opening": self.opening,
             "skipped": self.skipped,
         }
 
@@ -71,6 +84,7 @@ def push_change(
     pusher: Pusher,
     describe: Callable[[StatusChange], dict[str, Any] | None],
     clock: Callable[[], datetime],
+    sleep: Callable[[float], None] = time.sleep,
 ) -> PushReport:
     """Push one status change to the image's watchers (see the module's docstring)."""
     connections = watchers.watching(change.image_id)
@@ -80,15 +94,36 @@ def push_change(
         log.info("image %s: version %s of %s is stale, not pushed", change.image_id, change.version, change.stream)
         return PushReport(change, watchers=len(connections), skipped="stale")
     encoded = message(change, describe(change) if change.final else None)
-    delivered = gone = 0
-    for connection in connections:
-        if pusher.push(connection, encoded):
-            delivered += 1
-        else:
-            gone += 1
-            watchers.remove(connection)
+    refused = _push_each(connections, encoded, pusher)
+    gone = [w for w in refused if not _opening(w, clock())]
+    opening = [w for w in refused if w not in gone]
+    for delay in OPENING_RETRY_DELAYS:
+        if not opening:
+            break
+        log.info("image %s: %d watcher(s) not open yet, trying again in %s s", change.image_id, len(opening), delay)
+        sleep(delay)
+        opening = _push_each(opening, encoded, pusher)
+    for watcher in gone:
+        watchers.remove(watcher.connection_id)
     latency = round((clock() - change.occurred_at).total_seconds() * 1000)
-    return PushReport(change, watchers=len(connections), delivered=delivered, gone=gone, latency_ms=max(latency, 0))
+    return PushReport(
+        change,
+        watchers=len(connections),
+        delivered=len(connections) - len(gone) - len(opening),
+        gone=len(gone),
+        opening=len(opening),
+        latency_ms=max(latency, 0),
+    )
+
+
+def _push_each(connections: Sequence[Watcher], encoded: bytes, pusher: Pusher) -> list[Watcher]:
+    """Push the message to each connection; those that answered 410."""
+    return [w for w in connections if not pusher.push(w.connection_id, encoded)]
+
+
+def _opening(watcher: Watcher, now: datetime) -> bool:
+    """Admitted so recently that a 410 may only mean its handshake has not ended."""
+    return watcher.admitted_at is not None and now - watcher.admitted_at < OPENING_WINDOW
 
 
 def pushed_event(report: PushReport, *, producer: str) -> PipelineEvent | None:
@@ -105,6 +140,8 @@ def pushed_event(report: PushReport, *, producer: str) -> PipelineEvent | None:
         "gone": report.gone,
         "latencyMs": report.latency_ms,
     }
+    if report.opening:
+        data["opening"] = report.opening
     if change.edit_id is not None:
         data["editId"] = change.edit_id
     return PipelineEvent.new(

@@ -158,5 +158,5 @@ def connect(request: WatchRequest, *, keys: Sequence[bytes], watchers: Watchers,
     """Admit a connection that shows a valid token: it watches the token's image from now on.
     Raises :class:`InvalidWatchToken` (the connection is refused)."""
     image_id = check_watch_token(request.token or "", keys, now)
-    watchers.add(image_id, request.connection_id, expires_at=now + CONNECTION_LIFETIME)
+    watchers.add(image_id, request.connection_id, admitted_at=now, expires_at=now + CONNECTION_LIFETIME)
     return image_id
