@@ -189,6 +189,30 @@ def test_a_watcher_still_opening_after_the_retries_is_kept_and_the_push_says_so(
     assert str(contracts.validate(pushed.type.value, pushed.detail())) == "StatusPushed v1"
 
 
+def test_a_retry_never_follows_a_newer_change_to_the_watcher(watchers: InMemoryWatchers, results: Results) -> None:
+    # Given a watcher not open yet when PENDING (version 1) is pushed
+    _new_watcher(watchers, LATER - timedelta(seconds=1))
+    pusher = RecordingPusher(opening={"new": 1})
+
+    # When, during the wait before its retry, PROCESSING (version 2) is claimed and pushed
+    def newer_change_meanwhile(_: float) -> None:
+        _push(status_changed(2, "PROCESSING"), watchers, pusher, results)
+
+    change = StatusChange.from_eventbridge(as_eventbridge(status_changed(1, "PENDING")))
+    report = push_change(
+        change,
+        watchers=watchers,
+        pusher=pusher,
+        describe=results.describe,
+        clock=lambda: LATER,
+        sleep=newer_change_meanwhile,
+    )
+    # Then the retry of PENDING is dropped: the watcher hears PROCESSING only, never a status going back
+    assert [m["version"] for m in _received(pusher, "new")] == [2]
+    assert (report.delivered, report.gone, report.opening) == (2, 0, 1)
+    assert "new" in connection_ids(watchers.watching(IMAGE))
+
+
 @pytest.mark.parametrize(
     ("admitted_at", "opening"),
     [

@@ -8,8 +8,9 @@ has. The final status carries the result (``image`` or ``edit``: what ``GET`` an
 outputs' presigned links). A connection that is gone (410) is forgotten, unless ``$connect``
 admitted it moments ago: API Gateway answers 410 until ``$connect`` has answered and the
 connection is open, so a push that races a new watcher's handshake is tried again for a few
-seconds, and the watcher is kept (the next change tries it again; ``$disconnect`` or the TTL
-forgets it if it never opens).
+seconds (while it is still the newest change claimed: a watcher never hears a status go back),
+and the watcher is kept (the next change tries it again; ``$disconnect`` or the TTL forgets it
+if it never opens).
 
 Each push is then an event on the app bus, ``StatusPushed``, which the tracker records under the
 image (it never changes a status): the trace says who was told what, and when.
@@ -44,7 +45,7 @@ class PushReport:
     watchers: int
     delivered: int = 0
     gone: int = 0
-    opening: int = 0  # admitted moments ago, still not open after the retries: kept, not pushed to
+    opening: int = 0  # admitted moments ago, not open before the retries ended (or a newer change overtook them)
     skipped: str | None = None  # why nothing was pushed ("no watchers", "stale")
     latency_ms: int | None = None  # from the change to its last push
 
@@ -102,6 +103,10 @@ def push_change(
             break
         log.info("image %s: %d watcher(s) not open yet, trying again in %s s", change.image_id, len(opening), delay)
         sleep(delay)
+        # Claimed again before each try: once a newer change is claimed it goes to these watchers,
+        # and this one must not arrive after it.
+        if not watchers.advance(change.image_id, change.stream, change.version, change.event_id):
+            break
         opening = _push_each(opening, encoded, pusher)
     for watcher in gone:
         watchers.remove(watcher.connection_id)
