@@ -193,9 +193,12 @@ def test_a_watcher_hears_the_images_status_changes_in_order_ending_complete_with
         return pushes if versions <= {p.data["version"] for p in pushes} else []
 
     pushes = wait_for(pushed_each_heard_version, timeout=60)
-    assert sorted({(p.data["version"], p.data["delivered"], p.data["gone"]) for p in pushes}) == [
-        (version, 1, 0) for version, _ in heard
-    ]
+    assert sorted(
+        {(p.data["version"], p.data["delivered"], p.data["gone"]) for p in pushes if p.data["version"] in versions}
+    ) == [(version, 1, 0) for version, _ in heard]
+    # (a change it did not hear was delivered to no one: PENDING, pushed during the handshake and
+    # overtaken by PROCESSING before a retry reached the watcher, is recorded as "opening")
+    assert all(p.data["delivered"] == 0 for p in pushes if p.data["version"] not in versions)
     assert {t["source"] for t in _traced(client, image_id, {p.event_id for p in pushes})} == {"NotifierFunction"}
 
 
