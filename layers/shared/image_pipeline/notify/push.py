@@ -95,9 +95,11 @@ def push_change(
         log.info("image %s: version %s of %s is stale, not pushed", change.image_id, change.version, change.stream)
         return PushReport(change, watchers=len(connections), skipped="stale")
     encoded = message(change, describe(change) if change.final else None)
-    refused = _push_each(connections, encoded, pusher)
-    gone = [w for w in refused if not _opening(w, clock())]
-    opening = [w for w in refused if w not in gone]
+    refused, now = _push_each(connections, encoded, pusher), clock()
+    gone = [w for w in refused if not _opening(w, now)]
+    opening = [w for w in refused if _opening(w, now)]
+    for watcher in gone:  # before any waiting: a notifier cut short has still forgotten them
+        watchers.remove(watcher.connection_id)
     for delay in OPENING_RETRY_DELAYS:
         if not opening:
             break
@@ -108,8 +110,6 @@ def push_change(
         if not watchers.advance(change.image_id, change.stream, change.version, change.event_id):
             break
         opening = _push_each(opening, encoded, pusher)
-    for watcher in gone:
-        watchers.remove(watcher.connection_id)
     latency = round((clock() - change.occurred_at).total_seconds() * 1000)
     return PushReport(
         change,
